@@ -1,0 +1,30 @@
+//! `husk delete`.
+
+use crate::Ctx;
+
+/// `delete [--force] ID`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Kill the container first if it is running.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Container id.
+    pub id: String,
+}
+
+pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
+    match husk::Container::load(&ctx.root, &a.id) {
+        Ok(c) => c.delete(a.force)?,
+        Err(husk::Error::StateFile(husk::state::StateError::NotFound(_))) => {
+            // A create that died before writing state.json leaves only the directory:
+            // remove it, and with --force a missing container is not an error (as runc).
+            husk::state::validate_id(&a.id)?;
+            let _ = std::fs::remove_dir_all(ctx.root.join(&a.id));
+            if !a.force {
+                return Err(format!("container {} does not exist", a.id).into());
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(0)
+}

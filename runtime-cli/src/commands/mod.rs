@@ -1,0 +1,58 @@
+//! One file per subcommand; each turns its flags into library calls.
+
+pub mod create;
+pub mod delete;
+pub mod features;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+pub mod version;
+
+use clap::Subcommand;
+
+use crate::Ctx;
+
+/// An error to print: one line, exit status 1.
+pub type CmdResult = Result<u8, Box<dyn std::error::Error>>;
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container (its init waits for `start`).
+    Create(create::Args),
+    /// Start a created container.
+    Start(start::Args),
+    /// Create and start a container (foreground unless --detach).
+    Run(run::Args),
+    /// Print a container's state as JSON.
+    State(state::Args),
+    /// Send a signal to a container's init (or all its processes).
+    Kill(kill::Args),
+    /// Delete a container.
+    Delete(delete::Args),
+    /// List containers.
+    #[command(alias = "ps-list")]
+    List(list::Args),
+    /// Write a default config.json.
+    Spec(spec::Args),
+    /// Print what this runtime supports, as JSON.
+    Features(features::Args),
+}
+
+/// Dispatches a subcommand; returns the exit status.
+pub fn run(cmd: Command, ctx: &Ctx) -> CmdResult {
+    match cmd {
+        Command::Create(a) => create::run(a, ctx),
+        Command::Start(a) => start::run(a, ctx),
+        Command::Run(a) => run::run(a, ctx),
+        Command::State(a) => state::run(a, ctx),
+        Command::Kill(a) => kill::run(a, ctx),
+        Command::Delete(a) => delete::run(a, ctx),
+        Command::List(a) => list::run(a, ctx),
+        Command::Spec(a) => spec::run(a, ctx),
+        Command::Features(a) => features::run(a, ctx),
+    }
+}

@@ -1,0 +1,28 @@
+//! `husk spec`: writes a default config.json, like `runc spec`.
+
+use std::path::PathBuf;
+
+use crate::Ctx;
+
+/// `spec [--rootless] [--bundle DIR]`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Directory to write config.json into.
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// A config for rootless containers.
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+pub fn run(a: Args, _ctx: &Ctx) -> super::CmdResult {
+    let path = a.bundle.join("config.json");
+    if path.exists() {
+        return Err(format!("File {} exists. Remove it first", path.display()).into());
+    }
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    let spec = husk::spec::default_spec(a.rootless.then_some((uid, gid)));
+    std::fs::write(&path, serde_json::to_string_pretty(&spec)? + "\n")?;
+    Ok(0)
+}

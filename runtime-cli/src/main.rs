@@ -1,0 +1,101 @@
+//! `husk`: a runc-compatible command line over the husk library.
+
+mod commands;
+mod logging;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+/// Global flags, placed before the subcommand as with runc.
+#[derive(Parser, Debug)]
+#[command(name = "husk", version = None, disable_version_flag = true, about = "husk: an OCI container runtime (runc-compatible)")]
+struct Cli {
+    /// Root directory for container state.
+    #[arg(long, default_value = husk::DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Log file (default: stderr).
+    #[arg(long)]
+    log: Option<String>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Debug logging (each create phase with its duration).
+    #[arg(long)]
+    debug: bool,
+    /// Use the systemd cgroup driver.
+    #[arg(long = "systemd-cgroup")]
+    systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    rootless: Option<String>,
+    /// Path to criu (accepted for compatibility).
+    #[arg(long)]
+    criu: Option<String>,
+    /// Print the version.
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<commands::Command>,
+}
+
+/// What every subcommand gets.
+pub struct Ctx {
+    /// State root.
+    pub root: PathBuf,
+    /// systemd cgroup driver.
+    pub systemd_cgroup: bool,
+    /// The logger.
+    pub log: Arc<logging::Logger>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    if cli.version {
+        commands::version::print();
+        return ExitCode::SUCCESS;
+    }
+    let log = match logging::Logger::new(cli.log.as_deref(), &cli.log_format, cli.debug) {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            eprintln!(
+                "husk: cannot open log file {:?}: {e}",
+                cli.log.unwrap_or_default()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    logging::install(log.clone());
+    let Some(command) = cli.command else {
+        eprintln!("husk: no command given (try --help)");
+        return ExitCode::from(1);
+    };
+    let ctx = Ctx {
+        root: cli.root,
+        systemd_cgroup: cli.systemd_cgroup,
+        log: log.clone(),
+    };
+    match commands::run(command, &ctx) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let msg = e.to_string();
+            log.write(&tracing::Level::ERROR, &msg);
+            if log.to_file {
+                eprintln!("{msg}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! `create`: from a bundle to an init waiting for `start`.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use super::{Container, DEFAULT_ROOT};
+use crate::cgroups::CgroupHandle;
+use crate::process::{self, InitPlan};
+use crate::state::{self, State, StateError, Status, EXEC_FIFO};
+use crate::{spec, Error};
+
+/// Builds and creates a container from an OCI bundle.
+///
+/// ```no_run
+/// let c = husk::ContainerBuilder::new("demo", "/path/to/bundle").root("/run/husk").create()?;
+/// # Ok::<(), husk::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ContainerBuilder {
+    id: String,
+    bundle: PathBuf,
+    root: PathBuf,
+    pid_file: Option<PathBuf>,
+    console_socket: Option<PathBuf>,
+    opts: process::PlanOptions,
+    systemd_cgroup: bool,
+}
+
+impl ContainerBuilder {
+    /// A container `id` from the bundle directory `bundle` (holding config.json).
+    pub fn new(id: impl Into<String>, bundle: impl Into<PathBuf>) -> Self {
+        ContainerBuilder {
+            id: id.into(),
+            bundle: bundle.into(),
+            root: PathBuf::from(DEFAULT_ROOT),
+            pid_file: None,
+            console_socket: None,
+            opts: Default::default(),
+            systemd_cgroup: false,
+        }
+    }
+
+    /// State root directory (default `/run/husk`).
+    pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = root.into();
+        self
+    }
+
+    /// Write the init's pid to this file once created.
+    pub fn pid_file(mut self, p: impl Into<PathBuf>) -> Self {
+        self.pid_file = Some(p.into());
+        self
+    }
+
+    /// Unix socket that receives the pty master when `process.terminal` is set.
+    pub fn console_socket(mut self, p: impl Into<PathBuf>) -> Self {
+        self.console_socket = Some(p.into());
+        self
+    }
+
+    /// Pass fds 3..3+n of the caller to the container process.
+    pub fn preserve_fds(mut self, n: u32) -> Self {
+        self.opts.preserve_fds = n;
+        self
+    }
+
+    /// Use MS_MOVE + chroot instead of pivot_root (for ramfs roots).
+    pub fn no_pivot(mut self, on: bool) -> Self {
+        self.opts.no_pivot = on;
+        self
+    }
+
+    /// Keep the caller's session keyring instead of a fresh one.
+    pub fn no_new_keyring(mut self, on: bool) -> Self {
+        self.opts.no_new_keyring = on;
+        self
+    }
+
+    /// Use the systemd cgroup driver.
+    pub fn systemd_cgroup(mut self, on: bool) -> Self {
+        self.systemd_cgroup = on;
+        self
+    }
+
+    /// Creates the container: all set-up done, the init waits for `start`.
+    /// On any failure nothing is left behind (process, cgroup, state directory).
+    ///
+    /// Must be called from a single-threaded process (the init is forked from it).
+    pub fn create(self) -> crate::Result<Container> {
+        state::validate_id(&self.id)?;
+        let bundle =
+            std::fs::canonicalize(&self.bundle).map_err(|source| spec::SpecError::Read {
+                path: self.bundle.clone(),
+                source,
+            })?;
+        let spec = spec::load(&bundle)?;
+        spec::validate(&spec, &bundle)?;
+        let plan_rootfs_err = |e| Error::Rootfs(e);
+        let mut plan =
+            InitPlan::from_spec(&self.id, &spec, &bundle, &self.opts).map_err(plan_rootfs_err)?;
+        if let Some(cs) = &self.console_socket {
+            let _ = cs;
+            if spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.terminal())
+                .unwrap_or(false)
+            {
+                return Err(Error::Unsupported(
+                    "process.terminal: terminals are not supported yet".into(),
+                ));
+            }
+        } else if spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false)
+        {
+            return Err(Error::Unsupported(
+                "process.terminal: true needs --console-socket".into(),
+            ));
+        }
+
+        create_root(&self.root)?;
+        let dir = State::dir(&self.root, &self.id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StateError::Exists(self.id.clone()).into())
+            }
+            Err(e) => return Err(state::io_err("create", &dir)(e).into()),
+        }
+        let mut undo = Undo {
+            dir: Some(dir.clone()),
+            cgroup: None,
+        };
+        let lock = state::Lock::acquire(&dir)?;
+
+        let linux = spec.linux().as_ref();
+        let cg_path = linux
+            .and_then(|l| l.cgroups_path().as_ref())
+            .map(|p| p.to_string_lossy().into_owned());
+        let cgroup = CgroupHandle::resolve(cg_path.as_deref(), &self.id, self.systemd_cgroup)?;
+        cgroup.create()?;
+        undo.cgroup = Some(cgroup.clone());
+        if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+            cgroup.apply(r)?;
+        }
+        plan.rootfs.cgroup_sources = cgroup.mount_sources();
+        plan.rootfs.cgroup_ns = plan
+            .ns
+            .owns(nix::sched::CloneFlags::CLONE_NEWCGROUP.bits() as u64);
+
+        let fifo = make_fifo(&dir)?;
+        let pid = process::spawn_init(&plan, Some(&cgroup), fifo, &[lock.raw_fd()])?;
+        let start_time = state::proc_stat(pid).map(|(_, t)| t).unwrap_or(0);
+
+        let root_path = spec
+            .root()
+            .as_ref()
+            .map(|r| bundle.join(r.path()))
+            .unwrap_or_default();
+        let st = State {
+            oci_version: spec.version().clone(),
+            id: self.id.clone(),
+            pid,
+            init_start_time: start_time,
+            status: Status::Created,
+            bundle: bundle.clone(),
+            rootfs: root_path,
+            created: state::rfc3339_nano(SystemTime::now()),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            cgroup: Some(cgroup),
+            hooks: spec.hooks().clone(),
+            terminal: false,
+        };
+        let saved = st.save(&self.root).and_then(|_| match &self.pid_file {
+            Some(p) => write_pid_file(p, pid),
+            None => Ok(()),
+        });
+        if let Err(e) = saved {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            return Err(e.into());
+        }
+        undo.disarm();
+        Ok(Container {
+            root: self.root,
+            state: st,
+        })
+    }
+}
+
+/// The exec fifo, opened for reading before any writer exists (see the init's wait).
+fn make_fifo(dir: &Path) -> Result<OwnedFd, StateError> {
+    let path = dir.join(EXEC_FIFO);
+    // 0622: only root may open it for reading; the umask must not narrow it.
+    nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o622))
+        .map_err(|e| state::io_err("mkfifo", &path)(e.into()))?;
+    let fd = nix::fcntl::open(
+        &path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| state::io_err("open", &path)(e.into()))?;
+    Ok(fd)
+}
+
+/// Writes the pid file atomically (temp file + rename), as runc does.
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), StateError> {
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string()).map_err(state::io_err("write pid file", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(state::io_err("rename pid file", &path))
+}
+
+/// Undoes a half-made create when dropped unless disarmed.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<CgroupHandle>,
+}
+
+impl Undo {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.destroy();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// The state root is private to root (0700), like runc's.
+fn create_root(root: &Path) -> Result<(), StateError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if root.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(state::io_err("create state root", root))
+}

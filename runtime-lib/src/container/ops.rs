@@ -1,0 +1,148 @@
+//! start, kill, delete.
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use super::Container;
+use crate::state::{Lock, Status, EXEC_FIFO};
+use crate::{sys, Error};
+
+impl Container {
+    /// Starts the user process of a `created` container.
+    pub fn start(&mut self) -> crate::Result<()> {
+        let _lock = Lock::acquire(&self.dir())?;
+        self.state.refresh(&self.root);
+        match self.state.status {
+            Status::Created => {}
+            Status::Stopped => {
+                return Err(Error::State {
+                    id: self.id().into(),
+                    msg: "cannot start a container that has stopped".into(),
+                })
+            }
+            s => {
+                return Err(Error::State {
+                    id: self.id().into(),
+                    msg: format!("cannot start an already {s} container"),
+                })
+            }
+        }
+        let fifo = self.dir().join(EXEC_FIFO);
+        let fd = nix::fcntl::open(
+            &fifo,
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::State {
+            id: self.id().into(),
+            msg: format!(
+                "the container's init is not waiting on {} ({e})",
+                fifo.display()
+            ),
+        })?;
+        nix::unistd::write(&fd, b"0").map_err(|e| Error::State {
+            id: self.id().into(),
+            msg: format!("signal start: {e}"),
+        })?;
+        drop(fd);
+        let _ = std::fs::remove_file(&fifo);
+        self.state.status = Status::Running;
+        self.state.save(&self.root)?;
+        Ok(())
+    }
+
+    /// Sends `signal` to the init, or with `all` to every process of the container.
+    pub fn kill(&mut self, signal: i32, all: bool) -> crate::Result<()> {
+        self.state.refresh(&self.root);
+        if all {
+            if let Some(cg) = &self.state.cgroup {
+                cg.signal_all(signal)?;
+                return Ok(());
+            }
+        }
+        if self.state.status == Status::Stopped {
+            return Err(Error::State {
+                id: self.id().into(),
+                msg: "container not running".into(),
+            });
+        }
+        self.signal_init(signal)
+    }
+
+    fn signal_init(&self, signal: i32) -> crate::Result<()> {
+        let pidfd = sys::pidfd_open(self.state.pid).map_err(|e| Error::Sys {
+            what: "pidfd_open",
+            source: e,
+        })?;
+        // The pid could have been reused between load and pidfd_open: check it is still ours.
+        if !crate::state::process_alive(self.state.pid, self.state.init_start_time) {
+            return Err(Error::State {
+                id: self.id().into(),
+                msg: "container not running".into(),
+            });
+        }
+        sys::pidfd_send_signal(pidfd.as_fd(), signal).map_err(|e| Error::Sys {
+            what: "kill",
+            source: e,
+        })
+    }
+
+    /// Deletes the container: its cgroup and state. A created or running container
+    /// is refused unless `force`, which kills it first (a created one is killed too,
+    /// as runc does).
+    pub fn delete(mut self, force: bool) -> crate::Result<()> {
+        let _lock = Lock::acquire(&self.dir())?;
+        self.state.refresh(&self.root);
+        match self.state.status {
+            Status::Stopped => {}
+            Status::Created => self.kill_and_wait()?,
+            s if force => {
+                let _ = s;
+                self.kill_and_wait()?
+            }
+            s => {
+                return Err(Error::State {
+                    id: self.id().into(),
+                    msg: format!(
+                        "cannot delete container {} that is not stopped: {s}",
+                        self.id()
+                    ),
+                });
+            }
+        }
+        if let Some(cg) = &self.state.cgroup {
+            cg.destroy()?;
+        }
+        std::fs::remove_dir_all(self.dir()).map_err(|e| Error::Sys {
+            what: "remove state directory",
+            source: e,
+        })?;
+        Ok(())
+    }
+
+    /// SIGKILL the init (and the cgroup), then wait until the init has exited.
+    fn kill_and_wait(&self) -> crate::Result<()> {
+        if let Some(cg) = &self.state.cgroup {
+            let _ = cg.signal_all(libc::SIGKILL);
+            let _ = cg.thaw_if_frozen();
+        }
+        let Ok(pidfd) = sys::pidfd_open(self.state.pid) else {
+            return Ok(());
+        };
+        if !crate::state::process_alive(self.state.pid, self.state.init_start_time) {
+            return Ok(());
+        }
+        let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+        let mut fds = [nix::poll::PollFd::new(
+            pidfd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10_000u16));
+        // Give a zombie's parent a moment to reap it; the status check treats zombies as stopped.
+        let _ = Duration::ZERO;
+        Ok(())
+    }
+}

@@ -1,0 +1,44 @@
+//! The library's error type: one enum a caller can match on, each variant carrying
+//! the module error that names the field, path or syscall.
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in husk.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad or unreadable config.json.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    /// State directory problems (unknown id, existing id, corrupt state).
+    #[error(transparent)]
+    StateFile(#[from] crate::state::StateError),
+    /// The operation does not fit the container's status.
+    #[error("container {id}: {msg}")]
+    State {
+        /// Container id.
+        id: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// Creating the container's processes failed.
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
+    /// The rootfs plan could not be made.
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
+    /// cgroup errors.
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    /// A syscall on the runtime side failed.
+    #[error("{what}: {source}")]
+    Sys {
+        /// The step.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A config feature husk does not implement.
+    #[error("{0}")]
+    Unsupported(String),
+}

@@ -1,0 +1,27 @@
+//! husk: an OCI runtime-spec container runtime as a library.
+//!
+//! Create a container from a bundle with [`ContainerBuilder`], then drive it with
+//! [`Container`]: start, kill, delete, state. The library never prints, never exits
+//! the process, and leaves the caller's cwd, environment, umask and signal mask alone.
+//! Creation forks the container's init from the calling process, so call it from a
+//! single-threaded process (the CLI is; a multi-threaded embedder should create from
+//! a helper process).
+
+pub use oci_spec;
+
+pub mod cgroups;
+pub mod container;
+mod error;
+pub mod features;
+pub mod namespaces;
+pub mod paths;
+pub mod process;
+pub mod rootfs;
+pub mod security;
+pub mod spec;
+pub mod state;
+pub mod sys;
+
+pub use container::{list, Container, ContainerBuilder, StateView, DEFAULT_ROOT};
+pub use error::{Error, Result};
+pub use state::Status;

@@ -1,0 +1,75 @@
+//! A procfs handle that is checked to really be procfs, for every write the runtime
+//! makes to /proc (sysctl, oom_score_adj, uid_map, ...).
+
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use crate::sys;
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// An fd on a procfs root. Writes go through `openat2` with no symlinks and no mount
+/// crossings, and each opened file is checked to be on procfs.
+#[derive(Debug)]
+pub struct ProcHandle {
+    fd: OwnedFd,
+}
+
+impl ProcHandle {
+    /// A private, detached procfs mount when the kernel allows it (nothing can be
+    /// mounted over it), else the `/proc` the process sees, verified to be procfs.
+    pub fn new() -> io::Result<Self> {
+        if let Ok(fd) = sys::fsmount_proc() {
+            return Ok(ProcHandle { fd });
+        }
+        Self::at(Path::new("/proc"))
+    }
+
+    /// The procfs mounted at `path`, verified.
+    pub fn at(path: &Path) -> io::Result<Self> {
+        let slash = std::fs::File::open("/")?;
+        let fd = sys::openat2(
+            slash.as_fd(),
+            path,
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            libc::RESOLVE_NO_SYMLINKS,
+        )?;
+        check_proc(&fd)?;
+        Ok(ProcHandle { fd })
+    }
+
+    /// Writes `data` to `rel` (e.g. `sys/net/ipv4/ip_forward`, `self/oom_score_adj`).
+    pub fn write(&self, rel: &str, data: &[u8]) -> io::Result<()> {
+        // `self` is a symlink inside procfs: allow that one magic, forbid any other.
+        let resolve = libc::RESOLVE_NO_XDEV | libc::RESOLVE_NO_MAGICLINKS;
+        let f = sys::openat2(self.fd.as_fd(), Path::new(rel), libc::O_WRONLY, 0, resolve)?;
+        check_proc(&f)?;
+        let mut f = std::fs::File::from(f);
+        f.write_all(data)
+    }
+
+    /// Reads `rel` to a string.
+    pub fn read(&self, rel: &str) -> io::Result<String> {
+        let f = sys::openat2(
+            self.fd.as_fd(),
+            Path::new(rel),
+            libc::O_RDONLY,
+            0,
+            libc::RESOLVE_NO_XDEV | libc::RESOLVE_NO_MAGICLINKS,
+        )?;
+        check_proc(&f)?;
+        io::read_to_string(std::fs::File::from(f))
+    }
+}
+
+fn check_proc(fd: &OwnedFd) -> io::Result<()> {
+    if sys::fs_magic(fd.as_fd())? != PROC_SUPER_MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::Other,
+            "not on procfs (something is mounted over /proc?)",
+        ));
+    }
+    Ok(())
+}

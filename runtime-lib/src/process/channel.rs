@@ -1,0 +1,96 @@
+//! The typed parent <-> child channel: JSON messages over a SOCK_SEQPACKET pair, so
+//! every message arrives whole and a dead peer reads as end-of-file.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+
+/// A message between the runtime and the container's setup processes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Msg {
+    /// Parent -> child: your cgroup and id maps are in place, go on.
+    Continue,
+    /// Intermediate -> parent: it made a user namespace; write its id maps.
+    NeedMaps,
+    /// Intermediate -> parent: the init's pid (in the parent's pid namespace).
+    InitPid(i32),
+    /// Init -> parent: set-up is complete; waiting for `start`.
+    Ready,
+    /// Child -> parent: set-up failed.
+    Error(String),
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    /// A connected pair (both ends close-on-exec).
+    pub fn pair() -> io::Result<(Channel, Channel)> {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
+        Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    /// Sends one message. MSG_NOSIGNAL: a dead peer is an error, not a SIGPIPE.
+    pub fn send(&self, msg: &Msg) -> io::Result<()> {
+        let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        send(
+            std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+            &data,
+            MsgFlags::MSG_NOSIGNAL,
+        )?;
+        Ok(())
+    }
+
+    /// Receives one message; the peer closing its end gives `UnexpectedEof`.
+    pub fn recv(&self) -> io::Result<Msg> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match recv(
+                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                &mut buf,
+                MsgFlags::empty(),
+            ) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the container's init exited during set-up",
+                    ))
+                }
+                Ok(n) => return serde_json::from_slice(&buf[..n]).map_err(io::Error::other),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The underlying fd.
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_eof() {
+        let (a, b) = Channel::pair().unwrap();
+        a.send(&Msg::InitPid(42)).unwrap();
+        a.send(&Msg::Error("boom".into())).unwrap();
+        assert_eq!(b.recv().unwrap(), Msg::InitPid(42));
+        assert_eq!(b.recv().unwrap(), Msg::Error("boom".into()));
+        drop(a);
+        assert_eq!(b.recv().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+}

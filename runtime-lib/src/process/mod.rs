@@ -1,0 +1,41 @@
+//! Making the container's init: the plan it follows, the clone dance, and the
+//! init sequence itself.
+
+pub mod channel;
+mod init;
+mod plan;
+mod spawn;
+
+pub use plan::{InitPlan, PlanOptions};
+pub use spawn::spawn_init;
+
+/// Errors while starting the container's processes.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// A syscall in the runtime (parent) side failed.
+    #[error("{what}: {source}")]
+    Sys {
+        /// The step.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The container's init reported a failure during set-up.
+    #[error("container init: {0}")]
+    Init(String),
+    /// Namespace set-up in the parent failed.
+    #[error(transparent)]
+    Namespace(#[from] crate::namespaces::NamespaceError),
+    /// Moving the init into its cgroup failed.
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+}
+
+pub(crate) fn sys_err<E: Into<std::io::Error>>(
+    what: &'static str,
+) -> impl FnOnce(E) -> ProcessError {
+    move |e| ProcessError::Sys {
+        what,
+        source: e.into(),
+    }
+}

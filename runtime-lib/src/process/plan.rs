@@ -1,0 +1,105 @@
+//! Everything the container's init does, computed before the clone (pure data).
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+
+use crate::namespaces::NamespacePlan;
+use crate::rootfs::{RootfsError, RootfsPlan};
+use crate::security::{CapPlan, Rlimit, UserPlan};
+
+/// The init's instructions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InitPlan {
+    /// Container id (names the session keyring).
+    pub id: String,
+    /// Namespaces to create/join.
+    pub ns: NamespacePlan,
+    /// Rootfs set-up.
+    pub rootfs: RootfsPlan,
+    /// `hostname`.
+    pub hostname: Option<String>,
+    /// `domainname`.
+    pub domainname: Option<String>,
+    /// `linux.sysctl` (sorted by key for determinism).
+    pub sysctl: Vec<(String, String)>,
+    /// `process.args`.
+    pub args: Vec<String>,
+    /// `process.env`.
+    pub env: Vec<String>,
+    /// `process.cwd`.
+    pub cwd: PathBuf,
+    /// `process.user`.
+    pub user: UserPlan,
+    /// `process.capabilities`.
+    pub caps: CapPlan,
+    /// `process.rlimits`.
+    pub rlimits: Vec<Rlimit>,
+    /// `process.noNewPrivileges`.
+    pub no_new_privs: bool,
+    /// `process.oomScoreAdj`.
+    pub oom_score_adj: Option<i32>,
+    /// Extra fds (3..3+n) passed through to the process.
+    pub preserve_fds: u32,
+    /// Join a fresh session keyring (unless `--no-new-keyring`).
+    pub new_keyring: bool,
+}
+
+/// Options from the caller that shape the plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+impl InitPlan {
+    /// Computes the init plan from a validated spec.
+    pub fn from_spec(
+        id: &str,
+        spec: &Spec,
+        bundle: &Path,
+        opts: &PlanOptions,
+    ) -> Result<Self, RootfsError> {
+        let ns = NamespacePlan::from_spec(spec);
+        let user_flag = nix::sched::CloneFlags::CLONE_NEWUSER.bits() as u64;
+        let mnt_flag = nix::sched::CloneFlags::CLONE_NEWNS.bits() as u64;
+        let rootfs = RootfsPlan::from_spec(
+            spec,
+            bundle,
+            opts.no_pivot,
+            ns.owns(user_flag),
+            ns.owns(mnt_flag),
+        )?;
+        let process = spec.process().clone().unwrap_or_default();
+        let mut sysctl: Vec<(String, String)> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.sysctl().clone())
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default();
+        sysctl.sort();
+        Ok(InitPlan {
+            id: id.to_string(),
+            ns,
+            rootfs,
+            hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
+            domainname: spec.domainname().clone().filter(|h| !h.is_empty()),
+            sysctl,
+            args: process.args().clone().unwrap_or_default(),
+            env: process.env().clone().unwrap_or_default(),
+            cwd: process.cwd().clone(),
+            user: UserPlan::from_spec(process.user()),
+            caps: CapPlan::from_spec(process.capabilities().as_ref()),
+            rlimits: Rlimit::plan(process.rlimits().as_deref().unwrap_or_default()),
+            no_new_privs: process.no_new_privileges().unwrap_or(false),
+            oom_score_adj: process.oom_score_adj(),
+            preserve_fds: opts.preserve_fds,
+            new_keyring: !opts.no_new_keyring,
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! The parent's side of container creation: clone the init (one clone when the
+//! config allows, else an intermediate process that joins and unshares first),
+//! place it in its cgroup, write its id maps, and wait until it is ready.
+
+use std::os::fd::{OwnedFd, RawFd};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use super::channel::{Channel, Msg};
+use super::{init, sys_err, InitPlan, ProcessError};
+use crate::cgroups::CgroupHandle;
+use crate::namespaces::{self, CLONE_NEWTIME};
+use crate::sys::{self, Fork};
+
+const NEWUSER: u64 = nix::sched::CloneFlags::CLONE_NEWUSER.bits() as u64;
+const NEWCGROUP: u64 = nix::sched::CloneFlags::CLONE_NEWCGROUP.bits() as u64;
+
+/// Creates the container's init and returns its pid once it waits for `start`.
+/// On failure the init is killed and reaped before returning.
+///
+/// The caller must be single-threaded: the children run Rust code after a raw clone.
+///
+/// `close_in_child` lists fds of the caller the children must not keep (the state
+/// lock: the init lives on after the runtime exits and must not hold it).
+pub fn spawn_init(
+    plan: &InitPlan,
+    cgroup: Option<&CgroupHandle>,
+    fifo: OwnedFd,
+    close_in_child: &[RawFd],
+) -> Result<i32, ProcessError> {
+    let (parent, child) = Channel::pair().map_err(sys_err("socketpair"))?;
+    let pid = if plan.ns.single_clone() {
+        // SAFETY: the runtime is single-threaded when it creates a container.
+        match unsafe { sys::clone(plan.ns.clone_flags()) }.map_err(sys_err("clone"))? {
+            Fork::Child => {
+                drop(parent);
+                close_fds(close_in_child);
+                init::run(plan, &child, fifo)
+            }
+            Fork::Parent(pid) => {
+                drop(child);
+                drop(fifo);
+                if plan.ns.creates(NEWUSER) {
+                    if let Err(e) = namespaces::write_id_maps(pid, &plan.ns) {
+                        reap(pid);
+                        return Err(e.into());
+                    }
+                }
+                pid
+            }
+        }
+    } else {
+        // SAFETY: as above.
+        match unsafe { sys::clone(0) }.map_err(sys_err("fork"))? {
+            Fork::Child => {
+                drop(parent);
+                close_fds(close_in_child);
+                intermediate(plan, &child, fifo)
+            }
+            Fork::Parent(mid) => {
+                drop(child);
+                drop(fifo);
+                let r = wait_init_pid(&parent, mid, plan);
+                let _ = waitpid(Pid::from_raw(mid), None);
+                r?
+            }
+        }
+    };
+    finish(plan, &parent, pid, cgroup).inspect_err(|_| reap(pid))?;
+    Ok(pid)
+}
+
+fn finish(
+    _plan: &InitPlan,
+    ch: &Channel,
+    pid: i32,
+    cgroup: Option<&CgroupHandle>,
+) -> Result<(), ProcessError> {
+    if let Some(cg) = cgroup {
+        cg.add_pid(pid)?;
+    }
+    ch.send(&Msg::Continue).map_err(sys_err("send to init"))?;
+    match ch.recv() {
+        Ok(Msg::Ready) => Ok(()),
+        Ok(Msg::Error(e)) => Err(ProcessError::Init(e)),
+        Ok(other) => Err(ProcessError::Init(format!("unexpected message {other:?}"))),
+        Err(e) => Err(ProcessError::Init(e.to_string())),
+    }
+}
+
+fn wait_init_pid(ch: &Channel, mid: i32, plan: &InitPlan) -> Result<i32, ProcessError> {
+    loop {
+        match ch.recv() {
+            Ok(Msg::NeedMaps) => {
+                namespaces::write_id_maps(mid, &plan.ns)?;
+                ch.send(&Msg::Continue)
+                    .map_err(sys_err("send to intermediate"))?;
+            }
+            Ok(Msg::InitPid(pid)) => return Ok(pid),
+            Ok(Msg::Error(e)) => return Err(ProcessError::Init(e)),
+            Ok(other) => return Err(ProcessError::Init(format!("unexpected message {other:?}"))),
+            Err(e) => return Err(ProcessError::Init(e.to_string())),
+        }
+    }
+}
+
+/// Kills and reaps a half-made init.
+fn reap(pid: i32) {
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let _ = waitpid(Pid::from_raw(pid), None);
+}
+
+/// The intermediate process: joins namespaces by path, makes the user namespace
+/// (the parent writes its maps), unshares the rest, writes time offsets, then forks
+/// the init as a sibling (CLONE_PARENT) so the runtime stays its parent.
+fn intermediate(plan: &InitPlan, ch: &Channel, fifo: OwnedFd) -> ! {
+    let res = (|| -> Result<i32, String> {
+        let _ = sys::set_pdeathsig(libc::SIGKILL);
+        namespaces::join_all(&plan.ns.join).map_err(|e| e.to_string())?;
+        if plan.ns.creates(NEWUSER) {
+            namespaces::unshare(NEWUSER).map_err(|e| e.to_string())?;
+            ch.send(&Msg::NeedMaps).map_err(|e| e.to_string())?;
+            match ch.recv() {
+                Ok(Msg::Continue) => {}
+                other => return Err(format!("waiting for id maps: {other:?}")),
+            }
+        }
+        namespaces::unshare(plan.ns.create & !(NEWUSER | NEWCGROUP)).map_err(|e| e.to_string())?;
+        if plan.ns.creates(CLONE_NEWTIME) {
+            namespaces::write_time_offsets(&plan.ns).map_err(|e| e.to_string())?;
+        }
+        // SAFETY: this process is single-threaded (a fork of the single-threaded runtime).
+        match unsafe { sys::clone(libc::CLONE_PARENT as u64) }
+            .map_err(|e| format!("clone init: {e}"))?
+        {
+            Fork::Child => init::run(plan, ch, fifo),
+            Fork::Parent(pid) => Ok(pid),
+        }
+    })();
+    let code = match res {
+        Ok(pid) => ch.send(&Msg::InitPid(pid)).map(|_| 0).unwrap_or(1),
+        Err(e) => {
+            let _ = ch.send(&Msg::Error(e));
+            1
+        }
+    };
+    // SAFETY: leave without running the runtime's atexit handlers or destructors.
+    unsafe { libc::_exit(code) }
+}
+
+fn close_fds(fds: &[RawFd]) {
+    for fd in fds {
+        // SAFETY: these fds belong to the parent's objects; this child never uses them.
+        unsafe { libc::close(*fd) };
+    }
+}

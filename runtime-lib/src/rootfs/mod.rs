@@ -1,0 +1,166 @@
+//! The container's root filesystem: mounts, /dev, masked and read-only paths,
+//! then pivot_root (or chroot / MS_MOVE). Planned in [`plan`], applied in the init.
+
+mod dev;
+mod mount;
+mod pivot;
+pub mod plan;
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+
+pub use dev::{default_devices, DeviceOp};
+pub use plan::MountOp;
+
+/// Errors while planning or building the rootfs.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    /// A config field cannot be turned into a mount.
+    #[error("config.json: {field}: {reason}")]
+    Plan {
+        /// JSON path.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// A syscall failed while applying `what` (e.g. `mounts[3] /proc`).
+    #[error("{what}: {op}: {source}")]
+    Apply {
+        /// The config entry or step.
+        what: String,
+        /// The operation (mount, mknod, pivot_root, ...).
+        op: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A path inside the rootfs could not be resolved safely.
+    #[error(transparent)]
+    Path(#[from] crate::paths::PathError),
+}
+
+pub(crate) fn apply_err<E: Into<std::io::Error>>(
+    what: impl Into<String>,
+    op: &'static str,
+) -> impl FnOnce(E) -> RootfsError {
+    let what = what.into();
+    move |e| RootfsError::Apply {
+        what,
+        op,
+        source: e.into(),
+    }
+}
+
+/// Everything needed to build the rootfs inside the new mount namespace.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RootfsPlan {
+    /// Absolute host path of the rootfs.
+    pub rootfs: PathBuf,
+    /// `mounts`, in order.
+    pub mounts: Vec<MountOp>,
+    /// `root.readonly`.
+    pub readonly: bool,
+    /// `linux.rootfsPropagation` as MS_* flags.
+    pub propagation: Option<u64>,
+    /// `--no-pivot`: move the rootfs onto / and chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// Whether the container has its own mount namespace (else: chroot only, like runc).
+    pub mount_ns: bool,
+    /// Devices to create in /dev (defaults plus `linux.devices`), unless /dev is a host bind.
+    pub devices: Vec<DeviceOp>,
+    /// In a user namespace mknod is not allowed: bind the host's device nodes instead.
+    pub bind_devices: bool,
+    /// `linux.maskedPaths`.
+    pub masked: Vec<PathBuf>,
+    /// `linux.readonlyPaths`.
+    pub readonly_paths: Vec<PathBuf>,
+    /// For `cgroup` mounts: (hierarchy name, host dir of the container's cgroup); one
+    /// unnamed entry on cgroup v2.
+    pub cgroup_sources: Vec<(String, PathBuf)>,
+    /// Whether the container gets its own cgroup namespace (mount cgroupfs, not binds).
+    pub cgroup_ns: bool,
+}
+
+impl RootfsPlan {
+    /// Computes the rootfs plan from a validated spec.
+    pub fn from_spec(
+        spec: &Spec,
+        bundle: &Path,
+        no_pivot: bool,
+        userns: bool,
+        mount_ns: bool,
+    ) -> Result<Self, RootfsError> {
+        let root = spec.root().as_ref();
+        let rootfs = root.map(|r| bundle.join(r.path())).unwrap_or_default();
+        let mounts = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, m)| plan::plan_mount(i, m, bundle))
+            .collect::<Result<Vec<_>, _>>()?;
+        let linux = spec.linux().as_ref();
+        let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+            None | Some("") => None,
+            Some(p) => Some(
+                plan::propagation_option(p).ok_or_else(|| RootfsError::Plan {
+                    field: "linux.rootfsPropagation".into(),
+                    reason: format!("unknown propagation {p:?}"),
+                })?,
+            ),
+        };
+        let dev_is_bind = mounts
+            .iter()
+            .any(|m| m.dest == Path::new("/dev") && m.is_bind());
+        let devices = if dev_is_bind {
+            Vec::new()
+        } else {
+            dev::plan_devices(
+                linux
+                    .and_then(|l| l.devices().as_deref())
+                    .unwrap_or_default(),
+            )
+        };
+        let paths = |v: Option<&Vec<String>>| v.into_iter().flatten().map(PathBuf::from).collect();
+        Ok(RootfsPlan {
+            rootfs,
+            mounts,
+            readonly: root.and_then(|r| r.readonly()).unwrap_or(false),
+            propagation,
+            no_pivot,
+            mount_ns,
+            devices,
+            bind_devices: userns,
+            masked: paths(linux.and_then(|l| l.masked_paths().as_ref())),
+            readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
+            cgroup_sources: Vec::new(),
+            cgroup_ns: false,
+        })
+    }
+
+    /// Builds the rootfs and switches root into it. Runs in the container's init, in
+    /// its mount namespace, before any user code.
+    pub fn apply(&self) -> Result<(), RootfsError> {
+        if self.mount_ns {
+            mount::prepare_root(self)?;
+        }
+        let root = crate::paths::Root::open(&self.rootfs)?;
+        for m in &self.mounts {
+            mount::mount_one(&root, m, self)?;
+        }
+        dev::create_devices(&root, self)?;
+        dev::create_symlinks(&root)?;
+        for p in &self.readonly_paths {
+            mount::readonly_path(&root, p)?;
+        }
+        for p in &self.masked {
+            mount::mask_path(&root, p)?;
+        }
+        if self.readonly {
+            mount::remount_readonly(&self.rootfs)?;
+        }
+        drop(root);
+        pivot::switch_root(self)
+    }
+}

@@ -1,0 +1,294 @@
+//! Applying mounts. Every destination is resolved inside the rootfs by fd and the
+//! mount targets `/proc/self/fd/N`, so a symlink in the image cannot redirect a mount.
+
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use nix::mount::{mount, MsFlags};
+
+use super::{apply_err, plan::MountOp, RootfsError, RootfsPlan};
+use crate::paths::{Kind, Root};
+use crate::sys;
+
+const NONE: Option<&str> = None;
+
+/// Makes `/` a slave (nothing we mount leaks to the host) and turns the rootfs into
+/// its own mount point so it can be pivoted into.
+pub(super) fn prepare_root(plan: &RootfsPlan) -> Result<(), RootfsError> {
+    mount(NONE, "/", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
+        .map_err(apply_err("rootfs", "make / rslave"))?;
+    mount(
+        Some(&plan.rootfs),
+        &plan.rootfs,
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )
+    .map_err(apply_err(
+        format!("root.path {}", plan.rootfs.display()),
+        "bind rootfs onto itself",
+    ))
+}
+
+fn what(m: &MountOp) -> String {
+    format!("mounts[{}] {}", m.index, m.dest.display())
+}
+
+/// Mount flags that a bind remount must keep when they are locked on the source
+/// (in a user namespace the kernel refuses to clear them).
+fn locked_flags(fd: &impl AsFd) -> u64 {
+    match nix::sys::statvfs::fstatvfs(fd) {
+        Ok(st) => {
+            use nix::sys::statvfs::FsFlags as F;
+            let f = st.flags();
+            let mut out = MsFlags::empty();
+            for (a, b) in [
+                (F::ST_NOSUID, MsFlags::MS_NOSUID),
+                (F::ST_NODEV, MsFlags::MS_NODEV),
+                (F::ST_NOEXEC, MsFlags::MS_NOEXEC),
+                (F::ST_RDONLY, MsFlags::MS_RDONLY),
+            ] {
+                if f.contains(a) {
+                    out |= b;
+                }
+            }
+            out.bits()
+        }
+        Err(_) => 0,
+    }
+}
+
+pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(), RootfsError> {
+    if m.typ == "cgroup" || m.typ == "cgroup2" {
+        return mount_cgroup(root, m, plan);
+    }
+    let kind = match &m.source {
+        Some(src) if m.is_bind() && !src.is_dir() => Kind::File,
+        _ => Kind::Dir,
+    };
+    let dest = root.ensure(&m.dest, kind)?;
+    let target = sys::fd_path(&dest);
+    let flags = MsFlags::from_bits_retain(m.flags);
+    if m.is_bind() {
+        let src = m.source.as_deref().unwrap_or(Path::new(""));
+        mount(
+            Some(src),
+            &target,
+            NONE,
+            flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+            NONE,
+        )
+        .map_err(apply_err(what(m), "bind mount"))?;
+        let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !extra.is_empty() || m.cleared != 0 {
+            // Re-open: the fd must now refer to the new mount, not the covered directory.
+            let dest = root.open_path(&m.dest)?;
+            let keep = locked_flags(&dest) & !m.cleared;
+            let remount =
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | MsFlags::from_bits_retain(keep);
+            mount(NONE, &sys::fd_path(&dest), NONE, remount, NONE)
+                .map_err(apply_err(what(m), "remount bind"))?;
+        }
+    } else {
+        let data = (!m.data.is_empty()).then_some(m.data.as_str());
+        let source = m
+            .source
+            .as_deref()
+            .map(Path::new)
+            .unwrap_or(Path::new(&m.typ));
+        let res = mount(Some(source), &target, Some(m.typ.as_str()), flags, data);
+        if let Err(e) = res {
+            // sysfs cannot be mounted without a network namespace of our own: bind the host's, as runc does.
+            if m.typ == "sysfs" && (e == nix::errno::Errno::EPERM || e == nix::errno::Errno::EBUSY)
+            {
+                mount(
+                    Some("/sys"),
+                    &target,
+                    NONE,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    NONE,
+                )
+                .map_err(apply_err(what(m), "bind /sys"))?;
+            } else {
+                return Err(apply_err(what(m), "mount")(e));
+            }
+        }
+    }
+    if !m.propagation.is_empty() || m.rec_attr.is_some() {
+        let dest = root.open_path(&m.dest)?;
+        for p in &m.propagation {
+            mount(
+                NONE,
+                &sys::fd_path(&dest),
+                NONE,
+                MsFlags::from_bits_retain(*p),
+                NONE,
+            )
+            .map_err(apply_err(what(m), "set propagation"))?;
+        }
+        if let Some((set, clr)) = m.rec_attr {
+            sys::mount_setattr(dest.as_fd(), true, set, clr, 0)
+                .map_err(apply_err(what(m), "mount_setattr"))?;
+        }
+    }
+    Ok(())
+}
+
+/// cgroup v2: mount cgroup2 (own cgroup namespace) or bind the container's cgroup.
+/// cgroup v1: a tmpfs with one bind per hierarchy of the container's cgroups, as runc.
+fn mount_cgroup(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(), RootfsError> {
+    let dest = root.ensure(&m.dest, Kind::Dir)?;
+    let ro = m.flags & MsFlags::MS_RDONLY.bits() != 0;
+    let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let ro_flag = if ro {
+        MsFlags::MS_RDONLY
+    } else {
+        MsFlags::empty()
+    };
+    if plan.cgroup_sources.len() == 1 && plan.cgroup_sources[0].0.is_empty() {
+        if plan.cgroup_ns {
+            return mount(
+                Some("cgroup2"),
+                &sys::fd_path(&dest),
+                Some("cgroup2"),
+                base | ro_flag,
+                NONE,
+            )
+            .map_err(apply_err(what(m), "mount cgroup2"));
+        }
+        return bind_ro(root, &m.dest, &plan.cgroup_sources[0].1, ro, m);
+    }
+    mount(
+        Some("tmpfs"),
+        &sys::fd_path(&dest),
+        Some("tmpfs"),
+        base,
+        Some("mode=755"),
+    )
+    .map_err(apply_err(what(m), "mount tmpfs for cgroup v1"))?;
+    for (name, host) in &plan.cgroup_sources {
+        let sub = m.dest.join(name);
+        root.ensure(&sub, Kind::Dir)?;
+        bind_ro(root, &sub, host, ro, m)?;
+    }
+    if ro {
+        let dest = root.open_path(&m.dest)?;
+        mount(
+            NONE,
+            &sys::fd_path(&dest),
+            NONE,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | base | MsFlags::MS_RDONLY,
+            NONE,
+        )
+        .map_err(apply_err(what(m), "remount cgroup tmpfs ro"))?;
+    }
+    Ok(())
+}
+
+/// Binds host dir `src` at `dest` (container path), read-only if asked. The remount
+/// needs a fresh fd: the one taken before the bind points below the new mount.
+fn bind_ro(root: &Root, dest: &Path, src: &Path, ro: bool, m: &MountOp) -> Result<(), RootfsError> {
+    let fd = root.open_path(dest)?;
+    mount(Some(src), &sys::fd_path(&fd), NONE, MsFlags::MS_BIND, NONE)
+        .map_err(apply_err(what(m), "bind cgroup"))?;
+    if ro {
+        let fd = root.open_path(dest)?;
+        let f = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
+        mount(NONE, &sys::fd_path(&fd), NONE, f, NONE)
+            .map_err(apply_err(what(m), "remount cgroup ro"))?;
+    }
+    Ok(())
+}
+
+/// `linux.readonlyPaths`: bind the path onto itself read-only. Missing paths are skipped.
+pub(super) fn readonly_path(root: &Root, p: &Path) -> Result<(), RootfsError> {
+    let what = format!("linux.readonlyPaths {}", p.display());
+    let fd = match root.open_nofollow(p) {
+        Ok(fd) => fd,
+        Err(e) if e.source.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let target = sys::fd_path(&fd);
+    mount(
+        Some(&target),
+        &target,
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        NONE,
+    )
+    .map_err(apply_err(what.clone(), "bind"))?;
+    let fd = root.open_nofollow(p)?;
+    let keep = MsFlags::from_bits_retain(locked_flags(&fd));
+    mount(
+        NONE,
+        &sys::fd_path(&fd),
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC | keep,
+        NONE,
+    )
+    .map_err(apply_err(what, "remount ro"))
+}
+
+/// `linux.maskedPaths`: a directory gets an empty read-only tmpfs, anything else the
+/// container's /dev/null, checked to really be the 1:3 character device (CVE-2025-31133).
+pub(super) fn mask_path(root: &Root, p: &Path) -> Result<(), RootfsError> {
+    let what = format!("linux.maskedPaths {}", p.display());
+    let fd = match root.open_nofollow(p) {
+        Ok(fd) => fd,
+        Err(e) if e.source.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(apply_err(what.clone(), "stat"))?;
+    let target = sys::fd_path(&fd);
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return mount(
+            Some("tmpfs"),
+            &target,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            Some("size=0,mode=755"),
+        )
+        .map_err(apply_err(what, "mount tmpfs"));
+    }
+    let null = root.open_nofollow(Path::new("/dev/null")).or_else(|_| {
+        crate::paths::Root::open(Path::new("/"))
+            .and_then(|r| r.open_nofollow(Path::new("/dev/null")))
+    })?;
+    let nst = nix::sys::stat::fstat(&null).map_err(apply_err(what.clone(), "stat /dev/null"))?;
+    if nst.st_mode & libc::S_IFMT != libc::S_IFCHR || nst.st_rdev != libc::makedev(1, 3) {
+        return Err(RootfsError::Apply {
+            what,
+            op: "check /dev/null",
+            source: std::io::Error::other(
+                "/dev/null is not the 1:3 character device: refusing to mask with it",
+            ),
+        });
+    }
+    mount(
+        Some(&sys::fd_path(&null)),
+        &target,
+        NONE,
+        MsFlags::MS_BIND,
+        NONE,
+    )
+    .map_err(apply_err(what, "bind /dev/null"))
+}
+
+/// `root.readonly`: remount the rootfs bind read-only, keeping locked flags.
+pub(super) fn remount_readonly(rootfs: &Path) -> Result<(), RootfsError> {
+    let fd = std::fs::File::open(rootfs).map_err(apply_err("root.readonly", "open rootfs"))?;
+    let keep = MsFlags::from_bits_retain(locked_flags(&fd));
+    mount(
+        NONE,
+        rootfs,
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep,
+        NONE,
+    )
+    .map_err(apply_err("root.readonly", "remount ro"))
+}

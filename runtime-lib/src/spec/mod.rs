@@ -1,0 +1,141 @@
+//! Loading and validating a bundle's `config.json`.
+//!
+//! Every error names the JSON path of the offending field (for example
+//! `linux.namespaces[2].type`) so a user can fix the config without guessing.
+
+mod validate;
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+pub use validate::validate;
+
+/// Errors from reading or validating `config.json`.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// Path of the config file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The JSON is malformed or a field has the wrong type or an unknown value.
+    #[error("{path}: {field}: {reason}")]
+    Parse {
+        /// Path of the config file.
+        path: PathBuf,
+        /// JSON path of the field (`.` when the document itself is bad).
+        field: String,
+        /// What serde found wrong.
+        reason: String,
+    },
+    /// The config parsed but breaks a rule of the runtime spec.
+    #[error("config.json: {field}: {reason}")]
+    Invalid {
+        /// JSON path of the field.
+        field: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+}
+
+impl SpecError {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        SpecError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Reads `<bundle>/config.json` into a [`Spec`], reporting the JSON path of any bad field.
+pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
+    load_file(&bundle.join("config.json"))
+}
+
+/// Reads a spec-shaped JSON file (config.json, or a process.json for exec).
+pub fn load_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SpecError> {
+    let file = File::open(path).map_err(|source| SpecError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    from_reader(BufReader::new(file), path)
+}
+
+/// Parses spec-shaped JSON from any reader; `origin` names it in errors.
+pub fn from_reader<T: serde::de::DeserializeOwned, R: std::io::Read>(
+    reader: R,
+    origin: &Path,
+) -> Result<T, SpecError> {
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        SpecError::Parse {
+            path: origin.to_path_buf(),
+            field,
+            reason: strip_position(&inner.to_string()),
+        }
+    })
+}
+
+/// serde_json appends " at line L column C"; keep it only when there is no field path to show.
+fn strip_position(msg: &str) -> String {
+    msg.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Spec, SpecError> {
+        from_reader(json.as_bytes(), Path::new("config.json"))
+    }
+
+    #[test]
+    fn bad_namespace_type_names_the_field() {
+        let err = parse(
+            r#"{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("linux.namespaces[1].type"), "{err}");
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let err =
+            parse(r#"{"ociVersion":"1.0.2","process":{"user":{"uid":"zero","gid":0},"cwd":"/"}}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("process.user.uid"), "{err}");
+    }
+
+    #[test]
+    fn bad_capability_names_the_field() {
+        let err = parse(
+            r#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/","capabilities":{"bounding":["CAP_CHOWN","CAP_BOGUS"]}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("process.capabilities.bounding"), "{err}");
+    }
+
+    #[test]
+    fn unparsable_json() {
+        let err = parse("{not json").unwrap_err().to_string();
+        assert!(err.contains("config.json"), "{err}");
+    }
+}
+
+mod default;
+pub use default::default_spec;
+
+/// The runtime-spec version husk writes and implements.
+pub const OCI_VERSION: &str = "1.2.1";

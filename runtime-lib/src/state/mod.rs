@@ -1,0 +1,269 @@
+//! Per-container state on disk: `<root>/<id>/state.json`, an exclusive lock per
+//! container, and the status derived from the live process.
+
+mod lock;
+mod time;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use lock::Lock;
+pub use time::rfc3339_nano;
+
+/// Name of the fifo the container's init blocks on until `start`.
+pub const EXEC_FIFO: &str = "exec.fifo";
+const STATE_FILE: &str = "state.json";
+
+/// Errors about a container's on-disk state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// No container with this id under the state root.
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    /// The id is taken.
+    #[error("container with id {0} already exists")]
+    Exists(String),
+    /// The id has characters runc refuses (path separators, `..`, ...).
+    #[error("invalid container id {0:?}: use letters, digits, '_', '+', '-' and '.', not starting with '.'")]
+    InvalidId(String),
+    /// A filesystem operation on the state directory failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// state.json could not be parsed.
+    #[error("{path}: corrupt state: {source}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+}
+
+pub fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
+    let path = path.to_path_buf();
+    move |source| StateError::Io { op, path, source }
+}
+
+/// OCI status of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Being created; the init is not ready yet.
+    Creating,
+    /// Created; the init waits for `start`.
+    Created,
+    /// The user process runs.
+    Running,
+    /// Frozen through the cgroup freezer.
+    Paused,
+    /// The container's process has exited.
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// Everything husk remembers about a container between commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    /// OCI version of the bundle's config.
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    /// Container id.
+    pub id: String,
+    /// Pid of the container's init on the host (0 once gone).
+    pub pid: i32,
+    /// Start time of the init (field 22 of /proc/pid/stat), guarding against pid reuse.
+    pub init_start_time: u64,
+    /// Status recorded at the last transition; [`State::refresh`] derives the live one.
+    pub status: Status,
+    /// Absolute bundle path.
+    pub bundle: PathBuf,
+    /// Absolute rootfs path.
+    pub rootfs: PathBuf,
+    /// Creation time, RFC 3339 with nanoseconds.
+    pub created: String,
+    /// Owner (empty for root, as runc).
+    #[serde(default)]
+    pub owner: String,
+    /// The config's annotations.
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+    /// The container's cgroup, for kill --all, pause, delete, ps, update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<crate::cgroups::CgroupHandle>,
+    /// Hooks from the config, kept for `delete` (poststop) and `start` (poststart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// Whether the config asked for a terminal.
+    #[serde(default)]
+    pub terminal: bool,
+}
+
+impl State {
+    /// The directory holding this container's state.
+    pub fn dir(root: &Path, id: &str) -> PathBuf {
+        root.join(id)
+    }
+
+    /// Loads the state of `id` under `root`.
+    pub fn load(root: &Path, id: &str) -> Result<State, StateError> {
+        validate_id(id)?;
+        let path = Self::dir(root, id).join(STATE_FILE);
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::NotFound(id.to_string()))
+            }
+            Err(e) => {
+                return Err(StateError::Io {
+                    op: "read",
+                    path,
+                    source: e,
+                })
+            }
+        };
+        serde_json::from_slice(&data).map_err(|source| StateError::Corrupt { path, source })
+    }
+
+    /// Writes the state atomically (write a temp file, then rename over).
+    pub fn save(&self, root: &Path) -> Result<(), StateError> {
+        let dir = Self::dir(root, &self.id);
+        let tmp = dir.join(".state.json.tmp");
+        let data = serde_json::to_vec(self).map_err(|source| StateError::Corrupt {
+            path: tmp.clone(),
+            source,
+        })?;
+        let mut f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
+        f.write_all(&data).map_err(io_err("write", &tmp))?;
+        let dest = dir.join(STATE_FILE);
+        fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))
+    }
+
+    /// Derives the live status: a dead or replaced init means stopped; an init still
+    /// waiting on the exec fifo means created; a frozen cgroup means paused.
+    pub fn refresh(&mut self, root: &Path) {
+        if matches!(self.status, Status::Creating) {
+            return;
+        }
+        if self.pid <= 0 || !process_alive(self.pid, self.init_start_time) {
+            self.status = Status::Stopped;
+            return;
+        }
+        if Self::dir(root, &self.id).join(EXEC_FIFO).exists() {
+            self.status = Status::Created;
+            return;
+        }
+        let frozen = self
+            .cgroup
+            .as_ref()
+            .and_then(|c| c.is_frozen().ok())
+            .unwrap_or(false);
+        self.status = if frozen {
+            Status::Paused
+        } else {
+            Status::Running
+        };
+    }
+}
+
+/// Container ids: what runc accepts (`^[\w+-\.]+$`, and not `.`/`..`).
+pub fn validate_id(id: &str) -> Result<(), StateError> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::InvalidId(id.to_string()))
+    }
+}
+
+/// Reads (state char, start time) from /proc/<pid>/stat.
+pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    // rest starts at field 3; start time is field 22.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// True if `pid` runs and is the same process we started (same start time), not a zombie.
+pub fn process_alive(pid: i32, start_time: u64) -> bool {
+    match proc_stat(pid) {
+        Some((state, start)) => {
+            state != 'Z' && state != 'X' && (start_time == 0 || start == start_time)
+        }
+        None => false,
+    }
+}
+
+/// Ids of all containers under `root` (directories holding a state.json).
+pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
+    let entries = match fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(StateError::Io {
+                op: "read",
+                path: root.to_path_buf(),
+                source: e,
+            })
+        }
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(STATE_FILE).exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(validate_id("abc-1_2.3+x").is_ok());
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "é"] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn own_process_is_alive() {
+        let pid = std::process::id() as i32;
+        let (_, start) = proc_stat(pid).unwrap();
+        assert!(process_alive(pid, start));
+        assert!(!process_alive(pid, start + 1));
+    }
+}

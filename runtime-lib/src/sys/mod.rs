@@ -1,0 +1,276 @@
+//! Thin wrappers over syscalls that `nix` does not cover (openat2, mount_setattr,
+//! fsopen/fsmount, pidfds, raw clone, close_range). Every `unsafe` block of the
+//! library that talks to the kernel directly lives here.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+fn cstr(p: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `openat2(2)`: open `path` below `dirfd` with `resolve` restrictions (RESOLVE_*).
+pub fn openat2(
+    dirfd: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    let c = cstr(path)?;
+    // SAFETY: open_how is plain data; zeroed is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+        mode as u64
+    } else {
+        0
+    };
+    how.resolve = resolve;
+    loop {
+        // SAFETY: c and how outlive the call; the kernel copies them.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        match check(ret) {
+            // SAFETY: the kernel returned a new fd that we own.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+            Err(e)
+                if e.raw_os_error() == Some(libc::EAGAIN)
+                    || e.raw_os_error() == Some(libc::EINTR) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `mount_setattr(2)` on `fd` itself (AT_EMPTY_PATH), optionally recursive.
+pub fn mount_setattr(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    set: u64,
+    clear: u64,
+    propagation: u64,
+) -> io::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation,
+        userns_fd: 0,
+    };
+    let mut flags = libc::AT_EMPTY_PATH as u32;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as u32;
+    }
+    // SAFETY: attr outlives the call; the path is an empty C string.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    check(ret).map(|_| ())
+}
+
+/// A detached, private procfs mount (fsopen + fsmount): nothing in the container can
+/// mount over it, so writes through it cannot be redirected (CVE-2025-52881).
+pub fn fsmount_proc() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscalls with C-string literals and integer arguments.
+    unsafe {
+        let fs = check(libc::syscall(
+            libc::SYS_fsopen,
+            c"proc".as_ptr(),
+            1u32, /* FSOPEN_CLOEXEC */
+        ))? as RawFd;
+        let fs = OwnedFd::from_raw_fd(fs);
+        // hidepid/subset are not set: we need /proc/self and /proc/sys.
+        check(libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            6u32, /* FSCONFIG_CMD_CREATE */
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        ))?;
+        let mnt = check(libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            1u32, /* FSMOUNT_CLOEXEC */
+            libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC,
+        ))? as RawFd;
+        Ok(OwnedFd::from_raw_fd(mnt))
+    }
+}
+
+/// `pidfd_open(2)`.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: integer arguments only.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: new fd owned by us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `pidfd_send_signal(2)`: signals exactly the process the pidfd refers to (no pid reuse race).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: integer arguments only; a null siginfo means "as kill(2)".
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
+/// What a raw `clone` returned.
+pub enum Fork {
+    /// We are the parent; the child's pid.
+    Parent(i32),
+    /// We are the child.
+    Child,
+}
+
+/// Raw `clone(2)` with a NULL stack: fork semantics plus namespace flags.
+///
+/// # Safety
+/// The caller must be single-threaded, or the child must only do async-signal-safe
+/// work until it execs or exits.
+pub unsafe fn clone(flags: u64) -> io::Result<Fork> {
+    let ret = check(libc::syscall(
+        libc::SYS_clone,
+        flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong,
+        0usize,
+        0usize,
+        0usize,
+        0usize,
+    ))?;
+    Ok(if ret == 0 {
+        Fork::Child
+    } else {
+        Fork::Parent(ret as i32)
+    })
+}
+
+/// Marks every fd from `first` up as close-on-exec, so nothing the runtime holds leaks
+/// into the container (CVE-2024-21626).
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    })
+    .map(|_| ())
+}
+
+/// `pivot_root(2)`.
+pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
+    let (a, b) = (cstr(new_root)?, cstr(put_old)?);
+    // SAFETY: both strings outlive the call.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, a.as_ptr(), b.as_ptr()) }).map(|_| ())
+}
+
+/// `/proc/self/fd/N` for an fd, the classic way to hand an fd-resolved path to mount(2).
+pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below us are re-parented to us.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } as libc::c_long)
+        .map(|_| ())
+}
+
+/// `prctl(PR_SET_PDEATHSIG, sig)`.
+pub fn set_pdeathsig(sig: i32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) } as libc::c_long).map(|_| ())
+}
+
+/// `prctl(PR_SET_DUMPABLE, 0|1)`.
+pub fn set_dumpable(on: bool) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) } as libc::c_long,
+    )
+    .map(|_| ())
+}
+
+/// `prctl(PR_SET_KEEPCAPS, 1)` so capabilities survive the switch to a non-root uid.
+pub fn set_keepcaps() -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } as libc::c_long).map(|_| ())
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
+pub fn set_no_new_privs() -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } as libc::c_long).map(|_| ())
+}
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: a fresh session keyring per container.
+pub fn join_session_keyring(name: &str) -> io::Result<()> {
+    let c = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: c outlives the call. KEYCTL_JOIN_SESSION_KEYRING = 1.
+    check(unsafe { libc::syscall(libc::SYS_keyctl, 1, c.as_ptr()) }).map(|_| ())
+}
+
+/// `setresuid`/`setresgid` and `setgroups` act on every thread via glibc; we are single-threaded
+/// here, so call the raw syscalls to keep the semantics obvious.
+pub fn setresgid(gid: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(|_| ())
+}
+
+/// See [`setresgid`].
+pub fn setresuid(uid: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(|_| ())
+}
+
+/// `setgroups(2)`.
+pub fn setgroups(gids: &[u32]) -> io::Result<()> {
+    // SAFETY: the slice is valid for gids.len() elements.
+    check(unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) }).map(|_| ())
+}
+
+/// `statfs` magic of an open fd.
+pub fn fs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
+    // SAFETY: zeroed statfs is valid; fstatfs fills it.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid out pointer.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.f_type as i64)
+}
