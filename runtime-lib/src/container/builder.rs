@@ -147,9 +147,7 @@ impl ContainerBuilder {
         let cgroup = CgroupHandle::resolve(cg_path.as_deref(), &self.id, self.systemd_cgroup)?;
         cgroup.create()?;
         undo.cgroup = Some(cgroup.clone());
-        if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-            cgroup.apply(r)?;
-        }
+        cgroup.apply(&device_resources(linux))?;
         plan.rootfs.cgroup_sources = cgroup.mount_sources();
         plan.rootfs.cgroup_ns = plan
             .ns
@@ -266,4 +264,31 @@ fn create_root(root: &Path) -> Result<(), StateError> {
         .mode(0o700)
         .create(root)
         .map_err(state::io_err("create state root", root))
+}
+
+/// The spec's resources with runc's device rules: the config's list, then the devices
+/// every container may use, then an allow rule per `linux.devices` entry.
+fn device_resources(linux: Option<&oci_spec::runtime::Linux>) -> oci_spec::runtime::LinuxResources {
+    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxResources};
+    let mut r = linux.and_then(|l| l.resources().clone()).unwrap_or_else(|| {
+        let mut r = LinuxResources::default();
+        r.set_devices(None);
+        r
+    });
+    let mut rules = r.devices().clone().unwrap_or_default();
+    rules.extend(crate::cgroups::plan::default_allow_rules());
+    for d in linux.and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+        if let Ok(rule) = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(d.typ())
+            .major(d.major())
+            .minor(d.minor())
+            .access("rwm")
+            .build()
+        {
+            rules.push(rule);
+        }
+    }
+    r.set_devices(Some(rules));
+    r
 }

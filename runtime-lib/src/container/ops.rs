@@ -127,7 +127,7 @@ impl Container {
     fn kill_and_wait(&self) -> crate::Result<()> {
         if let Some(cg) = &self.state.cgroup {
             let _ = cg.signal_all(libc::SIGKILL);
-            let _ = cg.thaw_if_frozen();
+            let _ = cg.thaw();
         }
         let Ok(pidfd) = sys::pidfd_open(self.state.pid) else {
             return Ok(());

@@ -167,7 +167,7 @@ fn mount_cgroup(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(), Rootf
     )
     .map_err(apply_err(what(m), "mount tmpfs for cgroup v1"))?;
     for (name, host) in &plan.cgroup_sources {
-        let sub = m.dest.join(name);
+        let sub = m.dest.join(name.strip_prefix("name=").unwrap_or(name));
         root.ensure(&sub, Kind::Dir)?;
         bind_ro(root, &sub, host, ro, m)?;
     }

@@ -1,0 +1,244 @@
+//! Creating and removing the container's cgroup directories.
+
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::error::CgroupError;
+use super::fsio;
+use super::handle::{pids_under, CgroupHandle};
+use super::layout::HierarchyVersion;
+
+/// SIGKILL rounds `destroy` tries before giving up; with the back-off below
+/// that is about three seconds.
+const KILL_ROUNDS: u32 = 40;
+/// The longest pause between two rounds.
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+
+impl CgroupHandle {
+    /// Create the container's directory in every hierarchy, with missing
+    /// parents. The directories made are remembered (and serialized with the
+    /// handle) so `destroy` removes only those. On v1, every level of the
+    /// cpuset hierarchy gets `cpuset.cpus`/`cpuset.mems` from its parent if
+    /// empty (tasks cannot join an empty cpuset); on v2, each parent enables
+    /// the controllers it has for its children, best effort as runc does.
+    /// On failure, what this call made is removed again.
+    pub fn create(&self) -> Result<(), CgroupError> {
+        let mut made = Vec::new();
+        match self.create_all(&mut made) {
+            Ok(()) => {
+                self.created_dirs().extend(made);
+                Ok(())
+            }
+            Err(e) => {
+                for d in made.iter().rev() {
+                    let _ = fs::remove_dir(d);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn create_all(&self, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+        for d in &self.dirs {
+            let rel = d
+                .path
+                .strip_prefix(&d.mount_point)
+                .map_err(|_| CgroupError::BadPath {
+                    path: d.path.display().to_string(),
+                    reason: format!("is not below its hierarchy {}", d.mount_point.display()),
+                })?;
+            let cpuset =
+                d.version == HierarchyVersion::V1 && d.controllers.iter().any(|c| c == "cpuset");
+            let mut current = d.mount_point.clone();
+            for comp in rel.components() {
+                // Only plain names: the handle may come from a state file.
+                let Component::Normal(name) = comp else {
+                    return Err(CgroupError::BadPath {
+                        path: d.path.display().to_string(),
+                        reason: "has a component that is not a plain name".into(),
+                    });
+                };
+                if d.version == HierarchyVersion::V2 {
+                    enable_controllers(&current);
+                }
+                let parent = current.clone();
+                current.push(name);
+                match fs::create_dir(&current) {
+                    Ok(()) => made.push(current.clone()),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(source) => {
+                        return Err(CgroupError::Mkdir {
+                            path: current,
+                            source,
+                        })
+                    }
+                }
+                if cpuset {
+                    inherit_cpuset(&parent, &current)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Kill every process left (SIGKILL, thawing first so frozen ones can
+    /// die), wait until the cgroup is empty (bounded), then remove the
+    /// directories `create` made, deepest first, with any sub-cgroups the
+    /// container made inside its own. Idempotent: missing directories are
+    /// fine. A parent `create` made that now holds someone else's cgroup is
+    /// left in place.
+    pub fn destroy(&self) -> Result<(), CgroupError> {
+        self.kill_until_empty()?;
+        let created = self.created_dirs().clone();
+        for dir in created.iter().rev() {
+            let is_leaf = self.dirs.iter().any(|d| &d.path == dir);
+            if is_leaf {
+                remove_tree(dir)?;
+            } else {
+                match fs::remove_dir(dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    // Another container's cgroup lives there now.
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => {
+                        tracing::debug!(dir = %dir.display(), "shared parent cgroup kept");
+                    }
+                    Err(source) => {
+                        return Err(CgroupError::Rmdir {
+                            path: dir.clone(),
+                            source,
+                        })
+                    }
+                }
+            }
+        }
+        self.created_dirs().clear();
+        Ok(())
+    }
+
+    /// Every pid in any of the container's hierarchies (a failed `add_pid`
+    /// can leave a process in some only).
+    fn all_pids(&self) -> Result<Vec<i32>, CgroupError> {
+        let mut all = Vec::new();
+        for d in &self.dirs {
+            all.extend(pids_under(&d.path)?);
+        }
+        all.sort_unstable();
+        all.dedup();
+        Ok(all)
+    }
+
+    fn kill_until_empty(&self) -> Result<(), CgroupError> {
+        let mut backoff = Duration::from_millis(1);
+        let mut pids = self.all_pids()?;
+        for _ in 0..KILL_ROUNDS {
+            if pids.is_empty() {
+                return Ok(());
+            }
+            // A frozen task only dies once thawed.
+            if let Err(e) = self.thaw() {
+                tracing::debug!("thaw before kill: {e}");
+            }
+            for &pid in &pids {
+                // ESRCH: already gone, which is the point.
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            pids = self.all_pids()?;
+        }
+        if pids.is_empty() {
+            return Ok(());
+        }
+        let path = self
+            .primary_dir()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Err(CgroupError::StillPopulated {
+            path,
+            pids,
+            attempts: KILL_ROUNDS,
+        })
+    }
+}
+
+/// v2: let `dir`'s children use every controller `dir` has. Best effort,
+/// as in runc: a cgroup with processes of its own cannot enable domain
+/// controllers, and a resource that needs a missing one fails later with a
+/// message naming it.
+fn enable_controllers(dir: &Path) {
+    let Ok(available) = fsio::read_string(&dir.join("cgroup.controllers")) else {
+        return;
+    };
+    let enabled = fsio::read_string(&dir.join("cgroup.subtree_control")).unwrap_or_default();
+    let enabled: Vec<&str> = enabled.split_whitespace().collect();
+    let missing: Vec<String> = available
+        .split_whitespace()
+        .filter(|c| !enabled.contains(c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let file = dir.join("cgroup.subtree_control");
+    if fsio::write_value(&file, &missing.join(" ")).is_err() {
+        for c in &missing {
+            if let Err(e) = fsio::write_value(&file, c) {
+                tracing::debug!(file = %file.display(), "cannot enable {c}: {e}");
+            }
+        }
+    }
+}
+
+/// v1 cpuset: give `dir` its parent's cpus/mems where it has none.
+fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<(), CgroupError> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let current = fsio::read_string(&dir.join(file))?;
+        if !current.trim().is_empty() {
+            continue;
+        }
+        let value = fsio::read_string(&parent.join(file))?;
+        let value = value.trim();
+        let path = dir.join(file);
+        fsio::write_value(&path, value).map_err(|source| CgroupError::Write {
+            field: format!("create (inherit {file} from {})", parent.display()),
+            path,
+            value: value.to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// rmdir `dir` and every cgroup below it, deepest first. Retries briefly on
+/// EBUSY: a killed task can still be leaving.
+fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let tree = fsio::walk_cgroup_tree(dir)?;
+    for d in tree.iter().rev() {
+        let mut attempt: u64 = 0;
+        loop {
+            match fs::remove_dir(d) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 20 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(10 * attempt));
+                }
+                Err(source) => {
+                    return Err(CgroupError::Rmdir {
+                        path: d.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+    Ok(())
+}

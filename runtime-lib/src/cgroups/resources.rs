@@ -1,0 +1,95 @@
+//! Applying `linux.resources` to a handle: probe the live cgroup, plan,
+//! run the write loop.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use oci_spec::runtime::LinuxResources;
+
+use super::apply;
+use super::error::CgroupError;
+use super::fsio;
+use super::handle::CgroupHandle;
+use super::layout::{CgroupMode, HierarchyVersion};
+use super::plan::{self, PlanHost, Probe, Write};
+
+impl CgroupHandle {
+    /// The host as the planner needs to see it, probed from the live cgroup.
+    pub fn plan_host(&self, r: &LinuxResources) -> PlanHost {
+        let mut controllers = BTreeMap::new();
+        for d in self
+            .dirs
+            .iter()
+            .filter(|d| d.version == HierarchyVersion::V2)
+        {
+            // Prefer what this very cgroup can use (its parent's
+            // subtree_control decides); fall back to the root's offer before
+            // the directory exists.
+            let own = fsio::read_string(&d.path.join("cgroup.controllers"))
+                .map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                .unwrap_or_else(|_| d.controllers.clone());
+            for c in own {
+                controllers.insert(c, HierarchyVersion::V2);
+            }
+            if self.mode == CgroupMode::V2 {
+                // Always there on v2, without being listed.
+                controllers.insert("devices".to_string(), HierarchyVersion::V2);
+                controllers.insert("freezer".to_string(), HierarchyVersion::V2);
+            }
+        }
+        for d in self
+            .dirs
+            .iter()
+            .filter(|d| d.version == HierarchyVersion::V1)
+        {
+            for c in d.controllers.iter().filter(|c| !c.starts_with("name=")) {
+                controllers.insert(c.clone(), HierarchyVersion::V1);
+            }
+        }
+        PlanHost {
+            mode: self.mode,
+            controllers,
+            probe: self.probe(r),
+        }
+    }
+
+    fn probe(&self, r: &LinuxResources) -> Probe {
+        let mut p = Probe::default();
+        if let Some(d) = self.dir_for(HierarchyVersion::V1, "blkio") {
+            p.blkio_cfq_weight = d.join("blkio.weight").exists();
+        }
+        if let Some(d) = self.dir_for(HierarchyVersion::V1, "memory") {
+            p.memsw = d.join("memory.memsw.limit_in_bytes").exists();
+            p.memory_limit = fsio::read_u64(&d.join("memory.limit_in_bytes")).ok();
+        }
+        if self.mode == CgroupMode::V2 {
+            if let Some(d) = self.v2_dir() {
+                p.io_bfq_weight = d.join("io.bfq.weight").exists();
+                let check = r
+                    .memory()
+                    .as_ref()
+                    .and_then(|m| m.check_before_update())
+                    .unwrap_or(false);
+                if check {
+                    p.memory_usage = fsio::read_u64(&d.join("memory.current")).ok();
+                }
+            }
+        }
+        p
+    }
+
+    /// The writes [`CgroupHandle::apply`] would do, without doing them (for
+    /// `--dry-run` and debugging).
+    pub fn plan(&self, r: &LinuxResources) -> Result<Vec<Write>, CgroupError> {
+        plan::plan(r, &self.plan_host(r))
+    }
+
+    /// Apply every field of `r` (create and `update` alike).
+    pub fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        let writes = self.plan(r)?;
+        apply::execute(&writes, |w| {
+            self.dir_for(w.version, &w.controller)
+                .map(Path::to_path_buf)
+        })
+    }
+}
