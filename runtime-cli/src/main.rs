@@ -1,5 +1,14 @@
 //! `husk`: a runc-compatible command line over the husk library.
 
+/// `println!` that ignores a closed stdout (`husk list | head` must not panic).
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod commands;
 mod logging;
 

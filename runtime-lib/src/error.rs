@@ -38,6 +38,12 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// `linux.seccomp` is invalid or could not be loaded.
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+    /// A hook failed.
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
     /// A config feature husk does not implement.
     #[error("{0}")]
     Unsupported(String),

@@ -79,13 +79,13 @@ pub fn features() -> Value {
     json!({
         "ociVersionMin": OCI_VERSION_MIN,
         "ociVersionMax": OCI_VERSION_MAX,
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": MOUNT_OPTIONS,
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
-            "seccomp": {"enabled": false},
+            "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
@@ -95,4 +95,25 @@ pub fn features() -> Value {
             "io.github.husk.version": env!("CARGO_PKG_VERSION")
         }
     })
+}
+
+fn seccomp() -> Value {
+    let f = crate::seccomp::supported();
+    let names = |v: Vec<String>| json!(v);
+    json!({
+        "enabled": f.enabled,
+        "actions": names(f.actions.iter().map(|a| enum_name(a)).collect()),
+        "operators": names(f.operators.iter().map(|a| enum_name(a)).collect()),
+        "archs": names(f.archs.iter().map(|a| enum_name(a)).collect()),
+        "knownFlags": names(f.known_flags.iter().map(|a| enum_name(a)).collect()),
+        "supportedFlags": names(f.supported_flags.iter().map(|a| enum_name(a)).collect()),
+    })
+}
+
+/// The spec's spelling of an oci-spec enum value (its serde name).
+fn enum_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }

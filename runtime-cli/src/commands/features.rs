@@ -7,7 +7,7 @@ use crate::Ctx;
 pub struct Args {}
 
 pub fn run(_a: Args, _ctx: &Ctx) -> super::CmdResult {
-    println!(
+    crate::out!(
         "{}",
         serde_json::to_string_pretty(&husk::features::features())?
     );

@@ -17,13 +17,13 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
     let all = husk::list(&ctx.root)?;
     if a.quiet {
         for c in &all {
-            println!("{}", c.id());
+            crate::out!("{}", c.id());
         }
         return Ok(0);
     }
     if a.format == "json" {
         let v: Vec<_> = all.iter().map(|c| c.state()).collect();
-        println!("{}", serde_json::to_string(&v)?);
+        crate::out!("{}", serde_json::to_string(&v)?);
         return Ok(0);
     }
     let rows: Vec<[String; 6]> = all
@@ -64,7 +64,7 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
                 }
             })
             .collect();
-        println!("{}", line.join("   "));
+        crate::out!("{}", line.join("   "));
     }
     Ok(0)
 }

@@ -11,6 +11,6 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
     let c = husk::Container::load(&ctx.root, &a.id)?;
-    println!("{}", serde_json::to_string_pretty(&c.state())?);
+    crate::out!("{}", serde_json::to_string_pretty(&c.state())?);
     Ok(0)
 }

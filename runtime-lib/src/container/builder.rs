@@ -99,9 +99,7 @@ impl ContainerBuilder {
             })?;
         let spec = spec::load(&bundle)?;
         spec::validate(&spec, &bundle)?;
-        let plan_rootfs_err = |e| Error::Rootfs(e);
-        let mut plan =
-            InitPlan::from_spec(&self.id, &spec, &bundle, &self.opts).map_err(plan_rootfs_err)?;
+        let mut plan = InitPlan::from_spec(&self.id, &spec, &bundle, &self.opts)?;
         if let Some(cs) = &self.console_socket {
             let _ = cs;
             if spec
@@ -154,7 +152,18 @@ impl ContainerBuilder {
             .owns(nix::sched::CloneFlags::CLONE_NEWCGROUP.bits() as u64);
 
         let fifo = make_fifo(&dir)?;
-        let pid = process::spawn_init(&plan, Some(&cgroup), fifo, &[lock.raw_fd()])?;
+        let annotations = spec.annotations().clone().unwrap_or_default();
+        let state_json = |pid| {
+            state::oci_state_json(
+                spec.version(),
+                &self.id,
+                Status::Created,
+                pid,
+                &bundle,
+                &annotations,
+            )
+        };
+        let pid = process::spawn_init(&plan, Some(&cgroup), fifo, &[lock.raw_fd()], &state_json)?;
         let start_time = state::proc_stat(pid).map(|(_, t)| t).unwrap_or(0);
 
         let root_path = spec
@@ -270,14 +279,20 @@ fn create_root(root: &Path) -> Result<(), StateError> {
 /// every container may use, then an allow rule per `linux.devices` entry.
 fn device_resources(linux: Option<&oci_spec::runtime::Linux>) -> oci_spec::runtime::LinuxResources {
     use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxResources};
-    let mut r = linux.and_then(|l| l.resources().clone()).unwrap_or_else(|| {
-        let mut r = LinuxResources::default();
-        r.set_devices(None);
-        r
-    });
+    let mut r = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_else(|| {
+            let mut r = LinuxResources::default();
+            r.set_devices(None);
+            r
+        });
     let mut rules = r.devices().clone().unwrap_or_default();
     rules.extend(crate::cgroups::plan::default_allow_rules());
-    for d in linux.and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
         if let Ok(rule) = LinuxDeviceCgroupBuilder::default()
             .allow(true)
             .typ(d.typ())

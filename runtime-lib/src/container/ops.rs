@@ -7,6 +7,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use super::Container;
+use crate::hooks::HookKind;
 use crate::state::{Lock, Status, EXEC_FIFO};
 use crate::{sys, Error};
 
@@ -51,6 +52,7 @@ impl Container {
         let _ = std::fs::remove_file(&fifo);
         self.state.status = Status::Running;
         self.state.save(&self.root)?;
+        self.run_hooks_warn(HookKind::Poststart, Status::Running);
         Ok(())
     }
 
@@ -120,7 +122,20 @@ impl Container {
             what: "remove state directory",
             source: e,
         })?;
+        self.run_hooks_warn(HookKind::Poststop, Status::Stopped);
         Ok(())
+    }
+
+    /// poststart and poststop failures are warnings: the lifecycle goes on (runtime-spec).
+    fn run_hooks_warn(&self, kind: HookKind, status: Status) {
+        let Some(h) = &self.state.hooks else { return };
+        let list = kind.select(h);
+        if list.is_empty() {
+            return;
+        }
+        if let Err(e) = crate::hooks::run_hooks(kind, list, &self.state.oci_json(status)) {
+            tracing::warn!("{e}");
+        }
     }
 
     /// SIGKILL the init (and the cgroup), then wait until the init has exited.

@@ -20,6 +20,13 @@ pub enum Msg {
     Ready,
     /// Child -> parent: set-up failed.
     Error(String),
+    /// Init -> parent: namespaces and mounts are ready, pivot_root is next: run the
+    /// prestart and createRuntime hooks now, then answer `Continue`.
+    RunHooks,
+    /// Parent -> init: the state JSON for hooks the init runs itself.
+    HookState(String),
+    /// Init -> parent: the seccomp notify fd rides along (SCM_RIGHTS).
+    SeccompFd,
 }
 
 /// One end of the channel.
@@ -70,6 +77,59 @@ impl Channel {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// Sends one message with an fd attached.
+    pub fn send_fd(&self, msg: &Msg, fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage};
+        let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        let fds = [std::os::fd::AsRawFd::as_raw_fd(&fd)];
+        let iov = [std::io::IoSlice::new(&data)];
+        sendmsg::<()>(
+            std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+            &iov,
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )?;
+        Ok(())
+    }
+
+    /// Receives one message and the fd attached to it, if any.
+    pub fn recv_fd(&self) -> io::Result<(Msg, Option<OwnedFd>)> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned};
+        use std::os::fd::FromRawFd;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        loop {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let r = recvmsg::<()>(
+                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            );
+            let r = match r {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => other?,
+            };
+            let mut fd = None;
+            for c in r.cmsgs()? {
+                if let ControlMessageOwned::ScmRights(fds) = c {
+                    // SAFETY: the kernel installed these fds for us.
+                    fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+                }
+            }
+            let n = r.bytes;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the container's init exited during set-up",
+                ));
+            }
+            let msg = serde_json::from_slice(&buf[..n]).map_err(io::Error::other)?;
+            return Ok((msg, fd));
         }
     }
 

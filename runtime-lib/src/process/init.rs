@@ -10,13 +10,14 @@ use nix::sched::CloneFlags;
 
 use super::channel::{Channel, Msg};
 use super::InitPlan;
+use crate::hooks::HookKind;
 use crate::paths::ProcHandle;
 use crate::sys;
 
 /// Runs the init sequence; never returns. Failures go to the parent as `Msg::Error`.
 pub(super) fn run(plan: &InitPlan, ch: &Channel, fifo: OwnedFd) -> ! {
     let err = match setup(plan, ch) {
-        Ok(exe) => match wait_and_exec(plan, ch, fifo, &exe) {
+        Ok((exe, hook_state)) => match wait_and_exec(plan, ch, fifo, &exe, &hook_state) {
             Ok(never) => match never {},
             Err(e) => e,
         },
@@ -32,13 +33,17 @@ fn ctx<T, E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
 }
 
 /// Everything up to the point where the init is ready; returns the executable to run.
-fn setup(plan: &InitPlan, ch: &Channel) -> Result<CString, String> {
+fn setup(plan: &InitPlan, ch: &Channel) -> Result<(CString, String), String> {
     // Die with the runtime while set-up is in progress; never let the container read our memory.
     sys::set_pdeathsig(libc::SIGKILL).map_err(ctx::<(), _>("prctl(PR_SET_PDEATHSIG)"))?;
     sys::set_dumpable(false).map_err(ctx::<(), _>("prctl(PR_SET_DUMPABLE)"))?;
-    match ch.recv() {
-        Ok(Msg::Continue) => {}
-        other => return Err(format!("waiting for the runtime: {other:?}")),
+    let mut hook_state = String::new();
+    loop {
+        match ch.recv() {
+            Ok(Msg::Continue) => break,
+            Ok(Msg::HookState(s)) => hook_state = s,
+            other => return Err(format!("waiting for the runtime: {other:?}")),
+        }
     }
     if plan.ns.creates(CloneFlags::CLONE_NEWUSER.bits() as u64) {
         // Become root of the new user namespace when 0 is mapped (not required by the spec).
@@ -61,7 +66,19 @@ fn setup(plan: &InitPlan, ch: &Channel) -> Result<CString, String> {
             return Err(format!("domainname: {}", std::io::Error::last_os_error()));
         }
     }
-    plan.rootfs.apply().map_err(|e| e.to_string())?;
+    plan.rootfs.build().map_err(|e| e.to_string())?;
+    if plan.runtime_hooks {
+        // prestart and createRuntime run in the runtime's namespaces, by the parent.
+        ch.send(&Msg::RunHooks)
+            .map_err(ctx::<(), _>("request hooks"))?;
+        match ch.recv() {
+            Ok(Msg::Continue) => {}
+            Ok(Msg::Error(e)) => return Err(e),
+            other => return Err(format!("waiting for hooks: {other:?}")),
+        }
+    }
+    run_init_hooks(plan, HookKind::CreateContainer, &hook_state)?;
+    plan.rootfs.enter().map_err(|e| e.to_string())?;
     if !plan.sysctl.is_empty() || plan.oom_score_adj.is_some() {
         let proc = ProcHandle::new().map_err(ctx::<(), _>("open procfs"))?;
         for (k, v) in &plan.sysctl {
@@ -80,6 +97,10 @@ fn setup(plan: &InitPlan, ch: &Channel) -> Result<CString, String> {
     for r in &plan.rlimits {
         r.apply().map_err(|e| e.to_string())?;
     }
+    if !plan.no_new_privs {
+        // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+        load_seccomp(plan, ch)?;
+    }
     plan.caps.apply_bounding().map_err(|e| e.to_string())?;
     let setgroups = std::fs::read_to_string("/proc/self/setgroups")
         .map(|s| s.trim() != "deny")
@@ -94,11 +115,35 @@ fn setup(plan: &InitPlan, ch: &Channel) -> Result<CString, String> {
     plan.caps.apply_sets().map_err(|e| e.to_string())?;
     if plan.no_new_privs {
         sys::set_no_new_privs().map_err(ctx::<(), _>("process.noNewPrivileges"))?;
+        load_seccomp(plan, ch)?;
     }
     let exe = find_executable(&plan.args[0], &plan.env)?;
     // Nothing of ours may reach the container process (CVE-2024-21626).
     sys::cloexec_from(3 + plan.preserve_fds).map_err(ctx::<(), _>("close_range"))?;
-    Ok(exe)
+    Ok((exe, hook_state))
+}
+
+/// Loads the seccomp filter; a notify fd goes to the parent, which hands it to the listener.
+fn load_seccomp(plan: &InitPlan, ch: &Channel) -> Result<(), String> {
+    let Some(sc) = &plan.seccomp else {
+        return Ok(());
+    };
+    if let Some(fd) = sc.load().map_err(|e| e.to_string())? {
+        use std::os::fd::AsFd;
+        ch.send_fd(&Msg::SeccompFd, fd.as_fd())
+            .map_err(ctx::<(), _>("send seccomp notify fd"))?;
+    }
+    Ok(())
+}
+
+/// Hooks the init runs itself (createContainer, startContainer): in the container's namespaces.
+fn run_init_hooks(plan: &InitPlan, kind: HookKind, state: &str) -> Result<(), String> {
+    let Some(h) = &plan.hooks else { return Ok(()) };
+    let list = kind.select(h);
+    if list.is_empty() {
+        return Ok(());
+    }
+    crate::hooks::run_hooks(kind, list, state.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// The cwd must be inside the container: a leaked host directory fd used as cwd
@@ -156,12 +201,14 @@ fn wait_and_exec(
     ch: &Channel,
     fifo: OwnedFd,
     exe: &CString,
+    hook_state: &str,
 ) -> Result<std::convert::Infallible, String> {
     // The runtime exits after `create`: from now on we must outlive it.
     sys::set_pdeathsig(0).map_err(ctx::<(), _>("prctl(PR_SET_PDEATHSIG)"))?;
     ch.send(&Msg::Ready).map_err(ctx::<(), _>("report ready"))?;
     wait_fifo(&fifo)?;
     drop(fifo);
+    run_init_hooks(plan, HookKind::StartContainer, hook_state)?;
     let args: Vec<CString> = plan
         .args
         .iter()

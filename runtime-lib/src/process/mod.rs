@@ -20,6 +20,9 @@ pub enum ProcessError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A prestart or createRuntime hook failed.
+    #[error("{0}")]
+    Hook(String),
     /// The container's init reported a failure during set-up.
     #[error("container init: {0}")]
     Init(String),

@@ -3,14 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
-use serde::{Deserialize, Serialize};
 
 use crate::namespaces::NamespacePlan;
-use crate::rootfs::{RootfsError, RootfsPlan};
+use crate::rootfs::RootfsPlan;
 use crate::security::{CapPlan, Rlimit, UserPlan};
 
 /// The init's instructions.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct InitPlan {
     /// Container id (names the session keyring).
     pub id: String,
@@ -44,6 +43,12 @@ pub struct InitPlan {
     pub preserve_fds: u32,
     /// Join a fresh session keyring (unless `--no-new-keyring`).
     pub new_keyring: bool,
+    /// The config's hooks (the init runs createContainer and startContainer).
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// Whether the parent must run prestart/createRuntime hooks before pivot_root.
+    pub runtime_hooks: bool,
+    /// `linux.seccomp`, validated.
+    pub seccomp: Option<crate::seccomp::SeccompPlan>,
 }
 
 /// Options from the caller that shape the plan.
@@ -64,7 +69,7 @@ impl InitPlan {
         spec: &Spec,
         bundle: &Path,
         opts: &PlanOptions,
-    ) -> Result<Self, RootfsError> {
+    ) -> Result<Self, crate::Error> {
         let ns = NamespacePlan::from_spec(spec);
         let user_flag = nix::sched::CloneFlags::CLONE_NEWUSER.bits() as u64;
         let mnt_flag = nix::sched::CloneFlags::CLONE_NEWNS.bits() as u64;
@@ -83,7 +88,19 @@ impl InitPlan {
             .map(|m| m.into_iter().collect())
             .unwrap_or_default();
         sysctl.sort();
+        let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(s) => Some(crate::seccomp::plan(s)?),
+            None => None,
+        };
+        let hooks = spec.hooks().clone();
+        let runtime_hooks = hooks.as_ref().is_some_and(|h| {
+            h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+                || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+        });
         Ok(InitPlan {
+            hooks,
+            runtime_hooks,
+            seccomp,
             id: id.to_string(),
             ns,
             rootfs,

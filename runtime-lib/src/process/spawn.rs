@@ -11,6 +11,7 @@ use nix::unistd::Pid;
 use super::channel::{Channel, Msg};
 use super::{init, sys_err, InitPlan, ProcessError};
 use crate::cgroups::CgroupHandle;
+use crate::hooks::HookKind;
 use crate::namespaces::{self, CLONE_NEWTIME};
 use crate::sys::{self, Fork};
 
@@ -29,6 +30,7 @@ pub fn spawn_init(
     cgroup: Option<&CgroupHandle>,
     fifo: OwnedFd,
     close_in_child: &[RawFd],
+    state_json: &dyn Fn(i32) -> Vec<u8>,
 ) -> Result<i32, ProcessError> {
     let (parent, child) = Channel::pair().map_err(sys_err("socketpair"))?;
     let pid = if plan.ns.single_clone() {
@@ -68,26 +70,75 @@ pub fn spawn_init(
             }
         }
     };
-    finish(plan, &parent, pid, cgroup).inspect_err(|_| reap(pid))?;
+    finish(plan, &parent, pid, cgroup, state_json).inspect_err(|_| reap(pid))?;
     Ok(pid)
 }
 
 fn finish(
-    _plan: &InitPlan,
+    plan: &InitPlan,
     ch: &Channel,
     pid: i32,
     cgroup: Option<&CgroupHandle>,
+    state_json: &dyn Fn(i32) -> Vec<u8>,
 ) -> Result<(), ProcessError> {
     if let Some(cg) = cgroup {
         cg.add_pid(pid)?;
     }
-    ch.send(&Msg::Continue).map_err(sys_err("send to init"))?;
-    match ch.recv() {
-        Ok(Msg::Ready) => Ok(()),
-        Ok(Msg::Error(e)) => Err(ProcessError::Init(e)),
-        Ok(other) => Err(ProcessError::Init(format!("unexpected message {other:?}"))),
-        Err(e) => Err(ProcessError::Init(e.to_string())),
+    let needs_state =
+        plan.hooks.is_some() || plan.seccomp.as_ref().is_some_and(|s| s.listener.is_some());
+    let state = if needs_state {
+        state_json(pid)
+    } else {
+        Vec::new()
+    };
+    if plan.hooks.is_some() {
+        ch.send(&Msg::HookState(
+            String::from_utf8_lossy(&state).into_owned(),
+        ))
+        .map_err(sys_err("send to init"))?;
     }
+    ch.send(&Msg::Continue).map_err(sys_err("send to init"))?;
+    loop {
+        match ch.recv_fd() {
+            Ok((Msg::Ready, _)) => return Ok(()),
+            Ok((Msg::RunHooks, _)) => {
+                let reply = run_runtime_hooks(plan, &state);
+                let msg = match &reply {
+                    Ok(()) => Msg::Continue,
+                    Err(e) => Msg::Error(e.to_string()),
+                };
+                ch.send(&msg).map_err(sys_err("send to init"))?;
+                reply?;
+            }
+            Ok((Msg::SeccompFd, Some(fd))) => {
+                let Some(l) = plan.seccomp.as_ref().and_then(|s| s.listener.as_ref()) else {
+                    continue;
+                };
+                crate::seccomp::send_to_listener(
+                    &l.path,
+                    std::os::fd::AsFd::as_fd(&fd),
+                    &state,
+                    &l.metadata,
+                )
+                .map_err(|e| ProcessError::Init(e.to_string()))?;
+            }
+            Ok((Msg::Error(e), _)) => return Err(ProcessError::Init(e)),
+            Ok((other, _)) => {
+                return Err(ProcessError::Init(format!("unexpected message {other:?}")))
+            }
+            Err(e) => return Err(ProcessError::Init(e.to_string())),
+        }
+    }
+}
+
+/// prestart then createRuntime, in the runtime's namespaces.
+fn run_runtime_hooks(plan: &InitPlan, state: &[u8]) -> Result<(), ProcessError> {
+    let Some(h) = &plan.hooks else { return Ok(()) };
+    for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
+        crate::hooks::run_hooks(kind, kind.select(h), state)
+            .map_err(|e| ProcessError::Hook(e.to_string()))?;
+    }
+    Ok(())
 }
 
 fn wait_init_pid(ch: &Channel, mid: i32, plan: &InitPlan) -> Result<i32, ProcessError> {

@@ -139,9 +139,9 @@ impl RootfsPlan {
         })
     }
 
-    /// Builds the rootfs and switches root into it. Runs in the container's init, in
-    /// its mount namespace, before any user code.
-    pub fn apply(&self) -> Result<(), RootfsError> {
+    /// Builds the rootfs (everything but the switch of root). Runs in the container's
+    /// init, in its mount namespace, before any user code. [`RootfsPlan::enter`] follows.
+    pub fn build(&self) -> Result<(), RootfsError> {
         if self.mount_ns {
             mount::prepare_root(self)?;
         }
@@ -160,7 +160,11 @@ impl RootfsPlan {
         if self.readonly {
             mount::remount_readonly(&self.rootfs)?;
         }
-        drop(root);
+        Ok(())
+    }
+
+    /// Switches root into the built rootfs (pivot_root, or MS_MOVE/chroot).
+    pub fn enter(&self) -> Result<(), RootfsError> {
         pivot::switch_root(self)
     }
 }

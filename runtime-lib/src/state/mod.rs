@@ -267,3 +267,37 @@ mod tests {
         assert!(!process_alive(pid, start + 1));
     }
 }
+
+/// The OCI state document handed to hooks and seccomp agents.
+pub fn oci_state_json(
+    version: &str,
+    id: &str,
+    status: Status,
+    pid: i32,
+    bundle: &Path,
+    annotations: &HashMap<String, String>,
+) -> Vec<u8> {
+    let mut v =
+        serde_json::json!({"ociVersion": version, "id": id, "status": status, "bundle": bundle});
+    if status != Status::Stopped {
+        v["pid"] = pid.into();
+    }
+    if !annotations.is_empty() {
+        v["annotations"] = serde_json::json!(annotations);
+    }
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+impl State {
+    /// The OCI state document with `status` (for hooks).
+    pub fn oci_json(&self, status: Status) -> Vec<u8> {
+        oci_state_json(
+            &self.oci_version,
+            &self.id,
+            status,
+            self.pid,
+            &self.bundle,
+            &self.annotations,
+        )
+    }
+}

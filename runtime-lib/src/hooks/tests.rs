@@ -1,0 +1,152 @@
+//! Unit tests for the pure parts of the hooks module.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use oci_spec::runtime::{Hook, Hooks};
+use serde_json::json;
+
+use super::command::HookCommand;
+use super::error::{HookError, HookRef};
+use super::kind::HookKind;
+use super::supervise::{Capture, CAPTURE_LIMIT};
+
+fn hook(v: serde_json::Value) -> Hook {
+    serde_json::from_value(v).expect("test hook JSON must parse")
+}
+
+fn invalid_field(v: serde_json::Value) -> (String, String) {
+    match HookCommand::prepare(&hook(v)) {
+        Err(HookError::Invalid { field, reason, .. }) => (field, reason),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn prepare_resolves_argv_env_and_timeout() {
+    let c = HookCommand::prepare(&hook(json!({
+        "path": "/usr/bin/h", "args": ["h0", "a", "b c"],
+        "env": ["A=1", "B=x=y", "EMPTY="], "timeout": 5
+    })))
+    .unwrap();
+    assert_eq!(c.argv, ["h0", "a", "b c"]);
+    assert_eq!(
+        c.env,
+        [
+            ("A".into(), "1".into()),
+            ("B".into(), "x=y".into()),
+            ("EMPTY".into(), String::new())
+        ]
+    );
+    assert_eq!(c.timeout(), Some(Duration::from_secs(5)));
+
+    // Without args, argv[0] is the path; without timeout, no deadline.
+    let c = HookCommand::prepare(&hook(json!({"path": "/usr/bin/h"}))).unwrap();
+    assert_eq!(c.argv, ["/usr/bin/h"]);
+    assert!(c.env.is_empty());
+    assert_eq!(c.timeout(), None);
+}
+
+#[test]
+fn prepare_rejects_invalid_fields() {
+    let (f, r) = invalid_field(json!({"path": "bin/h"}));
+    assert_eq!((f.as_str(), r.contains("absolute")), ("path", true));
+    let (f, r) = invalid_field(json!({"path": "/h", "timeout": 0}));
+    assert_eq!(
+        (f.as_str(), r.contains("greater than zero")),
+        ("timeout", true)
+    );
+    let (f, _) = invalid_field(json!({"path": "/h", "timeout": -3}));
+    assert_eq!(f, "timeout");
+    let (f, r) = invalid_field(json!({"path": "/h", "env": ["A=1", "NOEQUALS"]}));
+    assert_eq!((f.as_str(), r.contains("KEY=VALUE")), ("env[1]", true));
+    let (f, _) = invalid_field(json!({"path": "/h", "env": ["=v"]}));
+    assert_eq!(f, "env[0]");
+    let (f, _) = invalid_field(json!({"path": "/h", "args": ["h", "a\u{0}b"]}));
+    assert_eq!(f, "args[1]");
+}
+
+#[test]
+fn kinds_have_spec_names_and_select_their_list() {
+    let names: Vec<_> = HookKind::ALL.iter().map(|k| k.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ]
+    );
+    let hooks: Hooks = serde_json::from_value(json!({
+        "prestart": [{"path": "/p"}],
+        "createRuntime": [{"path": "/cr1"}, {"path": "/cr2"}],
+        "poststop": [{"path": "/ps"}]
+    }))
+    .unwrap();
+    assert_eq!(HookKind::Prestart.select(&hooks).len(), 1);
+    assert_eq!(
+        HookKind::CreateRuntime.select(&hooks)[1].path(),
+        &PathBuf::from("/cr2")
+    );
+    assert!(HookKind::StartContainer.select(&hooks).is_empty());
+    assert_eq!(
+        HookKind::Poststop.select(&hooks)[0].path(),
+        &PathBuf::from("/ps")
+    );
+}
+
+#[test]
+fn messages_name_the_hook() {
+    let err = HookError::Invalid {
+        hook: HookRef {
+            path: "/h".into(),
+            position: None,
+        },
+        field: "timeout".into(),
+        reason: "must be greater than zero".into(),
+    };
+    assert_eq!(
+        err.to_string(),
+        "hook /h: timeout: must be greater than zero"
+    );
+    let err = err.at(HookKind::CreateRuntime, 2);
+    assert_eq!(
+        err.to_string(),
+        "hooks.createRuntime[2] (/h): timeout: must be greater than zero"
+    );
+    assert_eq!(err.hook().position, Some((HookKind::CreateRuntime, 2)));
+
+    let err = HookError::Timeout {
+        hook: HookRef {
+            path: "/h".into(),
+            position: None,
+        },
+        timeout: 3,
+        stderr: String::new(),
+    };
+    assert_eq!(
+        err.to_string(),
+        "hook /h: timed out after 3s and was killed; stderr is empty"
+    );
+}
+
+#[test]
+fn capture_truncates() {
+    let mut c = Capture::default();
+    c.push(b"hello ");
+    c.push(b"world\n\n");
+    assert_eq!(c.text(), "hello world");
+    let mut c = Capture::default();
+    c.push(&vec![b'x'; CAPTURE_LIMIT - 1]);
+    c.push(b"yz");
+    let text = c.text();
+    assert!(
+        text.ends_with("xy... (truncated)"),
+        "{}",
+        &text[text.len() - 20..]
+    );
+    assert_eq!(text.len(), CAPTURE_LIMIT + "... (truncated)".len());
+}
