@@ -2,13 +2,17 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod features;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 pub mod version;
 
 use clap::Subcommand;
@@ -40,6 +44,16 @@ pub enum Command {
     Spec(spec::Args),
     /// Print what this runtime supports, as JSON.
     Features(features::Args),
+    /// Freeze every process of a container.
+    Pause(pause::Args),
+    /// Thaw a paused container.
+    Resume(pause::Args),
+    /// Show the container's processes.
+    Ps(ps::Args),
+    /// Change a container's resource limits.
+    Update(update::Args),
+    /// Stream stats and OOM events.
+    Events(events::Args),
 }
 
 /// Dispatches a subcommand; returns the exit status.
@@ -54,5 +68,10 @@ pub fn run(cmd: Command, ctx: &Ctx) -> CmdResult {
         Command::List(a) => list::run(a, ctx),
         Command::Spec(a) => spec::run(a, ctx),
         Command::Features(a) => features::run(a, ctx),
+        Command::Pause(a) => pause::pause(a, ctx),
+        Command::Resume(a) => pause::resume(a, ctx),
+        Command::Ps(a) => ps::run(a, ctx),
+        Command::Update(a) => update::run(a, ctx),
+        Command::Events(a) => events::run(a, ctx),
     }
 }

@@ -288,10 +288,12 @@ fn device_resources(linux: Option<&oci_spec::runtime::Linux>) -> oci_spec::runti
         });
     let mut rules = r.devices().clone().unwrap_or_default();
     rules.extend(crate::cgroups::plan::default_allow_rules());
+    // Fifos ('p') are not device-cgroup rules: the cgroup only governs b/c nodes.
     for d in linux
         .and_then(|l| l.devices().as_ref())
         .into_iter()
         .flatten()
+        .filter(|d| !matches!(d.typ(), oci_spec::runtime::LinuxDeviceType::P))
     {
         if let Ok(rule) = LinuxDeviceCgroupBuilder::default()
             .allow(true)

@@ -3,6 +3,7 @@
 
 mod builder;
 mod ops;
+mod resources;
 
 use std::path::{Path, PathBuf};
 

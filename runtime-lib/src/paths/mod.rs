@@ -101,6 +101,10 @@ impl Root {
     /// Makes sure `path` exists (creating missing parent directories, and the last
     /// component as `kind`) and returns an `O_PATH` fd to it.
     pub fn ensure(&self, path: &Path, kind: Kind) -> Result<OwnedFd, PathError> {
+        self.ensure_depth(path, kind, 0)
+    }
+
+    fn ensure_depth(&self, path: &Path, kind: Kind, depth: u32) -> Result<OwnedFd, PathError> {
         if let Ok(fd) = self.open_path(path) {
             return Ok(fd);
         }
@@ -109,6 +113,9 @@ impl Root {
             path: path.to_path_buf(),
             source,
         };
+        if depth > 40 {
+            return Err(err("resolve", io::Error::from_raw_os_error(libc::ELOOP)));
+        }
         let rel = relative(path);
         let mut dir = sys::openat2(
             self.fd.as_fd(),
@@ -125,6 +132,19 @@ impl Root {
             let next = match open_below(&self.fd, &rel, i) {
                 Ok(fd) => fd,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    // A dangling symlink: create what it points to, still inside the root.
+                    if let Ok(target) = nix::fcntl::readlinkat(&dir, name) {
+                        let target = Path::new(&target);
+                        let parent: PathBuf =
+                            Path::new("/").join(rel.components().take(i).collect::<PathBuf>());
+                        let rest: PathBuf = rel.components().skip(i + 1).collect();
+                        let joined = if target.is_absolute() {
+                            target.to_path_buf()
+                        } else {
+                            parent.join(target)
+                        };
+                        return self.ensure_depth(&joined.join(rest), kind, depth + 1);
+                    }
                     create_in(dir.as_fd(), name, if last { kind } else { Kind::Dir })
                         .map_err(|e| err("create", e))?;
                     open_below(&self.fd, &rel, i).map_err(|e| err("open", e))?

@@ -97,6 +97,16 @@ fn setup(plan: &InitPlan, ch: &Channel) -> Result<(CString, String), String> {
     for r in &plan.rlimits {
         r.apply().map_err(|e| e.to_string())?;
     }
+    // Everything a strict seccomp profile might forbid happens before the filter is
+    // loaded: marking our fds close-on-exec, chdir + getcwd, the PATH lookup.
+    // Nothing of ours may reach the container process (CVE-2024-21626).
+    sys::cloexec_from(3 + plan.preserve_fds).map_err(ctx::<(), _>("close_range"))?;
+    // As root first (the user may lack search permission on a parent); again below.
+    let early_cwd = nix::unistd::chdir(&plan.cwd).is_ok();
+    if early_cwd {
+        verify_cwd()?;
+    }
+    let exe = find_executable(&plan.args[0], &plan.env)?;
     if !plan.no_new_privs {
         // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: load it while we have it.
         load_seccomp(plan, ch)?;
@@ -109,17 +119,16 @@ fn setup(plan: &InitPlan, ch: &Channel) -> Result<(CString, String), String> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
         plan.user.umask as _,
     ));
-    nix::unistd::chdir(&plan.cwd)
-        .map_err(|e| format!("process.cwd {}: {e}", plan.cwd.display()))?;
-    verify_cwd()?;
+    if !early_cwd {
+        nix::unistd::chdir(&plan.cwd)
+            .map_err(|e| format!("process.cwd {}: {e}", plan.cwd.display()))?;
+        verify_cwd()?;
+    }
     plan.caps.apply_sets().map_err(|e| e.to_string())?;
     if plan.no_new_privs {
         sys::set_no_new_privs().map_err(ctx::<(), _>("process.noNewPrivileges"))?;
         load_seccomp(plan, ch)?;
     }
-    let exe = find_executable(&plan.args[0], &plan.env)?;
-    // Nothing of ours may reach the container process (CVE-2024-21626).
-    sys::cloexec_from(3 + plan.preserve_fds).map_err(ctx::<(), _>("close_range"))?;
     Ok((exe, hook_state))
 }
 

@@ -26,7 +26,8 @@ pub struct CapPlan {
 fn mask(set: &Option<Capabilities>) -> u64 {
     set.iter()
         .flatten()
-        .filter_map(|c| Capability::from_str(&c.to_string()).ok())
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .filter_map(|v| v.as_str().and_then(|n| Capability::from_str(n).ok()))
         .fold(0, |m, c| m | c.bitmask())
 }
 

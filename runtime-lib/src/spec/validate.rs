@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn relative_namespace_path() {
-        let e = check(r#","linux":{"namespaces":[{"type":"net","path":"proc/1/ns/net"}]}"#)
+        let e = check(r#","linux":{"namespaces":[{"type":"network","path":"proc/1/ns/net"}]}"#)
             .unwrap_err()
             .to_string();
         assert!(e.contains("linux.namespaces[0].path"), "{e}");

@@ -1,0 +1,93 @@
+//! Operations on a running container's cgroup: pause, resume, update, processes,
+//! stats and OOM events.
+
+use oci_spec::runtime::LinuxResources;
+
+use super::Container;
+use crate::cgroups::{CgroupHandle, HierarchyVersion, Stats};
+use crate::state::{Lock, Status};
+use crate::Error;
+
+impl Container {
+    fn cgroup(&self) -> crate::Result<&CgroupHandle> {
+        self.state.cgroup.as_ref().ok_or_else(|| Error::State {
+            id: self.id().into(),
+            msg: "container has no cgroup".into(),
+        })
+    }
+
+    /// Freezes every process of the container (status `paused`).
+    pub fn pause(&mut self) -> crate::Result<()> {
+        let _lock = Lock::acquire(&self.dir())?;
+        self.state.refresh(&self.root);
+        match self.state.status {
+            Status::Running | Status::Created => {}
+            s => {
+                return Err(Error::State {
+                    id: self.id().into(),
+                    msg: format!("cannot pause a {s} container"),
+                })
+            }
+        }
+        self.cgroup()?.freeze()?;
+        self.state.status = Status::Paused;
+        self.state.save(&self.root)?;
+        Ok(())
+    }
+
+    /// Thaws a paused container.
+    pub fn resume(&mut self) -> crate::Result<()> {
+        let _lock = Lock::acquire(&self.dir())?;
+        self.state.refresh(&self.root);
+        if self.state.status != Status::Paused {
+            return Err(Error::State {
+                id: self.id().into(),
+                msg: "container not paused".into(),
+            });
+        }
+        self.cgroup()?.thaw()?;
+        self.state.refresh(&self.root);
+        self.state.save(&self.root)?;
+        Ok(())
+    }
+
+    /// Applies new resource limits to a created, running or paused container. Only the
+    /// fields set in `r` change; device rules are not updated (as runc).
+    pub fn update(&mut self, r: &LinuxResources) -> crate::Result<()> {
+        let _lock = Lock::acquire(&self.dir())?;
+        self.state.refresh(&self.root);
+        if self.state.status == Status::Stopped {
+            return Err(Error::State {
+                id: self.id().into(),
+                msg: "cannot update a stopped container".into(),
+            });
+        }
+        let mut r = r.clone();
+        r.set_devices(None);
+        self.cgroup()?.apply(&r)?;
+        Ok(())
+    }
+
+    /// Host pids of every process in the container.
+    pub fn processes(&self) -> crate::Result<Vec<i32>> {
+        Ok(self.cgroup()?.pids()?)
+    }
+
+    /// cgroup statistics (runc's `events --stats` data).
+    pub fn stats(&self) -> crate::Result<Stats> {
+        Ok(self.cgroup()?.stats()?)
+    }
+
+    /// Number of OOM kills the container's memory cgroup has seen so far (v1
+    /// `memory.oom_control`, v2 `memory.events`); `None` without a memory controller.
+    pub fn oom_kills(&self) -> Option<u64> {
+        let cg = self.state.cgroup.as_ref()?;
+        let (dir, file, key) = match cg.dir_for(HierarchyVersion::V1, "memory") {
+            Some(d) => (d.to_path_buf(), "memory.oom_control", "oom_kill"),
+            None => (cg.v2_dir()?, "memory.events", "oom_kill"),
+        };
+        let data = std::fs::read_to_string(dir.join(file)).ok()?;
+        data.lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
+    }
+}
