@@ -133,8 +133,12 @@ impl Container {
         if list.is_empty() {
             return;
         }
-        if let Err(e) = crate::hooks::run_hooks(kind, list, &self.state.oci_json(status)) {
-            tracing::warn!("{e}");
+        // Each failure is a warning and the remaining hooks still run.
+        let state = self.state.oci_json(status);
+        for (i, hook) in list.iter().enumerate() {
+            if let Err(e) = crate::hooks::run_hook(hook, &state) {
+                tracing::warn!("{}", e.at(kind, i));
+            }
         }
     }
 

@@ -111,7 +111,7 @@ impl HookError {
     }
 
     /// Records where the hook is in `config.json`, for the message.
-    pub(super) fn at(mut self, kind: HookKind, index: usize) -> Self {
+    pub fn at(mut self, kind: HookKind, index: usize) -> Self {
         match &mut self {
             Self::Invalid { hook, .. }
             | Self::Spawn { hook, .. }
