@@ -1,0 +1,247 @@
+//! Namespaces: new ones differ from the host, PID 1, user namespace id maps,
+//! joining by path, time namespace offsets.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+
+use common::*;
+use serde_json::json;
+
+/// `kind link` lines for the container's /proc/self/ns entries.
+fn ns_links(out: &str) -> HashMap<String, String> {
+    out.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+const SHOW_NS: &str =
+    "for n in pid mnt uts ipc net cgroup user time; do echo \"$n $(readlink /proc/self/ns/$n)\"; done";
+
+#[test]
+fn default_namespaces_differ_from_host() {
+    let mut b = Bundle::new("nsdiff");
+    let out = b.sh(SHOW_NS);
+    let links = ns_links(&out);
+    for kind in ["pid", "mnt", "uts", "ipc", "net", "cgroup"] {
+        let inside = links
+            .get(kind)
+            .unwrap_or_else(|| panic!("no {kind} in {out}"));
+        assert!(inside.starts_with(&format!("{kind}:[")), "{kind}: {inside}");
+        assert_ne!(*inside, host_ns(kind), "{kind} namespace is the host's");
+    }
+    // Not asked for: shared with the host.
+    for kind in ["user", "time"] {
+        assert_eq!(
+            links[kind],
+            host_ns(kind),
+            "{kind} namespace should be the host's"
+        );
+    }
+}
+
+#[test]
+fn only_listed_namespaces_are_created() {
+    let mut b = Bundle::new("nssome");
+    b.remove_namespace("network");
+    b.remove_namespace("ipc");
+    b.remove_namespace("cgroup");
+    // sysfs cannot be mounted without a network namespace of our own; runc binds it.
+    let links = ns_links(&b.sh(SHOW_NS));
+    for kind in ["net", "ipc", "cgroup", "user", "time"] {
+        assert_eq!(links[kind], host_ns(kind), "{kind}");
+    }
+    for kind in ["pid", "mnt", "uts"] {
+        assert_ne!(links[kind], host_ns(kind), "{kind}");
+    }
+}
+
+#[test]
+fn pid_one_inside() {
+    let mut b = Bundle::new("pid1");
+    let out = b.sh("echo $$; cat /proc/1/comm; ps -o pid,comm | wc -l");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1");
+    assert_eq!(lines[1], "sh");
+    // Header + sh + ps + wc: nothing of the host is visible.
+    let procs: usize = lines[2].trim().parse().unwrap();
+    assert!(procs <= 4, "the container sees host processes: {out}");
+}
+
+fn userns_bundle(prefix: &str) -> Bundle {
+    let mut b = Bundle::new(prefix);
+    b.set_namespace("user", None);
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // The rootfs belongs to the host's root, unmapped inside: mount points must exist.
+    fs::create_dir_all(b.rootfs.join("data")).unwrap();
+    b
+}
+
+#[test]
+fn user_namespace_maps_root() {
+    let mut b = userns_bundle("userns");
+    let data = b.host_dir("data");
+    b.add_mount(json!({
+        "destination": "/data", "type": "bind", "source": data.to_str().unwrap(),
+        "options": ["rbind", "rw"]
+    }));
+    let out = b.sh(
+        "id; cat /proc/self/uid_map /proc/self/gid_map; readlink /proc/self/ns/user; \
+         touch /data/made-inside && mkdir /data/dir-inside && echo touched",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("uid=0(root) gid=0(root)"), "{out}");
+    let maps: Vec<Vec<&str>> = lines[1..3]
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(maps[0], ["0", "100000", "65536"], "uid_map: {out}");
+    assert_eq!(maps[1], ["0", "100000", "65536"], "gid_map: {out}");
+    assert_ne!(lines[3], host_ns("user"));
+    assert_eq!(lines[4], "touched", "{out}");
+    assert_eq!(owner(&data.join("made-inside")), (100000, 100000));
+    assert_eq!(owner(&data.join("dir-inside")), (100000, 100000));
+}
+
+#[test]
+fn user_namespace_with_non_root_user() {
+    let mut b = userns_bundle("usernsuser");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let data = b.host_dir("data");
+    b.add_mount(json!({
+        "destination": "/data", "type": "bind", "source": data.to_str().unwrap(),
+        "options": ["rbind"]
+    }));
+    let out = b.sh("id -u; id -g; touch /data/f && echo ok");
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["1000", "1000", "ok"]);
+    assert_eq!(owner(&data.join("f")), (101000, 101000));
+}
+
+#[test]
+fn join_namespaces_by_path() {
+    let mut a = Bundle::new("joina");
+    a.config["hostname"] = json!("joined-host");
+    let (_id, pid) = a.run_detached(&["sleep", "1000"]);
+    let net = fs::read_link(format!("/proc/{pid}/ns/net"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let uts = fs::read_link(format!("/proc/{pid}/ns/uts"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_ne!(net, host_ns("net"));
+
+    let mut b = Bundle::new("joinb");
+    b.set_namespace("network", Some(&format!("/proc/{pid}/ns/net")));
+    b.set_namespace("uts", Some(&format!("/proc/{pid}/ns/uts")));
+    // Setting a hostname would change the joined namespace's.
+    b.config.as_object_mut().unwrap().remove("hostname");
+    let out = b.sh("readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname; readlink /proc/self/ns/pid");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], net);
+    assert_eq!(lines[1], uts);
+    assert_eq!(lines[2], "joined-host");
+    // The rest is still new.
+    assert_ne!(lines[3], host_ns("pid"));
+    let a_pid = fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+    assert_ne!(lines[3], a_pid.to_string_lossy());
+}
+
+#[test]
+fn join_missing_namespace_path_fails_cleanly() {
+    let mut b = Bundle::new("joinmissing");
+    b.set_namespace("network", Some("/proc/999999999/ns/net"));
+    b.set_script("true");
+    b.write_config();
+    let id = b.new_id();
+    b.husk(&["create", "--bundle", b.dir_str(), &id])
+        .fails_with(&["linux.namespaces", "/proc/999999999/ns/net"]);
+    b.assert_nothing_left(&id);
+}
+
+#[test]
+fn time_namespace_offsets() {
+    let mut b = Bundle::new("timens");
+    b.set_namespace("time", None);
+    b.config["linux"]["timeOffsets"] = json!({
+        "monotonic": {"secs": 86400, "nanosecs": 0},
+        "boottime": {"secs": 2000000, "nanosecs": 0}
+    });
+    let host_uptime = uptime(&fs::read_to_string("/proc/uptime").unwrap());
+    let out = b.sh("readlink /proc/self/ns/time; cat /proc/self/timens_offsets; cat /proc/uptime");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_ne!(lines[0], host_ns("time"));
+    let offsets: Vec<Vec<&str>> = lines[1..3]
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(offsets.contains(&vec!["monotonic", "86400", "0"]), "{out}");
+    assert!(offsets.contains(&vec!["boottime", "2000000", "0"]), "{out}");
+    let inside = uptime(lines[3]);
+    let delta = inside - host_uptime;
+    assert!(
+        (2_000_000.0 - 5.0..2_000_000.0 + 30.0).contains(&delta),
+        "uptime inside {inside}, host {host_uptime}"
+    );
+}
+
+fn uptime(s: &str) -> f64 {
+    s.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn ipc_namespace_is_private() {
+    let mut b = Bundle::new("ipc");
+    // A fresh IPC namespace has no System V objects.
+    let out = b.sh("cat /proc/sysvipc/shm | wc -l; readlink /proc/self/ns/ipc");
+    assert_eq!(out.lines().next().unwrap().trim(), "1", "{out}");
+}
+
+#[test]
+fn network_namespace_has_only_loopback() {
+    let mut b = Bundle::new("net");
+    let out = b.sh("ls /sys/class/net; cat /proc/net/dev | tail -n +3 | cut -d: -f1");
+    let ifaces: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(ifaces.iter().all(|i| *i == "lo"), "{out}");
+}
+
+#[test]
+fn cgroup_namespace_root() {
+    let mut b = Bundle::new("cgns");
+    let out = b.sh("cat /proc/self/cgroup");
+    for line in out.lines() {
+        assert!(
+            line.ends_with(":/"),
+            "the container sees its cgroup path: {out}"
+        );
+    }
+    // Without a cgroup namespace the host path shows.
+    b.remove_namespace("cgroup");
+    let out = b.sh("cat /proc/self/cgroup");
+    assert!(out.lines().any(|l| !l.ends_with(":/")), "{out}");
+}
+
+#[test]
+fn user_and_time_namespaces_together() {
+    let mut b = userns_bundle("usertime");
+    b.set_namespace("time", None);
+    b.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 1000000, "nanosecs": 0}});
+    let out = b.sh("id -u; cat /proc/self/uid_map; grep boottime /proc/self/timens_offsets");
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["0"]);
+    assert_eq!(lines[1], ["0", "100000", "65536"]);
+    assert_eq!(lines[2], ["boottime", "1000000", "0"]);
+}
