@@ -91,6 +91,9 @@ fn main() -> ExitCode {
         eprintln!("husk: no command given (try --help)");
         return ExitCode::from(1);
     };
+    if command.spawns_container_process() {
+        reexec_guarded();
+    }
     let ctx = Ctx {
         root: cli.root,
         systemd_cgroup: cli.systemd_cgroup,
@@ -107,4 +110,42 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Before husk creates or enters a container, make sure the running binary is the
+/// immutable copy (CVE-2019-5736; see `husk::security::exe_guard`). Costs one exec;
+/// the copy itself is made once per binary version.
+fn reexec_guarded() {
+    use husk::security::exe_guard;
+    if std::env::var_os("HUSK_NO_EXE_GUARD").is_some()
+        || !nix::unistd::geteuid().is_root()
+        || exe_guard::running_guarded()
+    {
+        return;
+    }
+    let exe = match std::fs::read_link("/proc/self/exe") {
+        Ok(p) => p,
+        Err(_) => return,
+    };
+    let copy = match exe_guard::guarded_copy(&exe, std::path::Path::new(exe_guard::DEFAULT_DIR)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("cannot make an immutable copy of {} ({e}): running unprotected against CVE-2019-5736", exe.display());
+            return;
+        }
+    };
+    let args: Vec<std::ffi::CString> = std::env::args_os()
+        .filter_map(|a| {
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).ok()
+        })
+        .collect();
+    let Ok(path) = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(copy.as_os_str()))
+    else {
+        return;
+    };
+    let Err(e) = nix::unistd::execv(&path, &args);
+    tracing::warn!(
+        "exec {}: {e}: running unprotected against CVE-2019-5736",
+        copy.display()
+    );
 }

@@ -2,6 +2,7 @@
 //! oom_score_adj. Planned from the spec, applied in the init right before exec.
 
 mod caps;
+pub mod exe_guard;
 mod rlimits;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,285 @@
+//! Attacks from runc's CVEs, tried against husk on the real kernel (root only).
+//! Each test builds its own busybox bundle and state root and removes them.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const HUSK: &str = env!("CARGO_BIN_EXE_husk");
+
+struct Env {
+    dir: PathBuf,
+    root: PathBuf,
+    ids: Vec<String>,
+}
+
+static N: AtomicU32 = AtomicU32::new(0);
+
+impl Env {
+    fn new(tag: &str) -> Env {
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("husk-sec-{tag}-{}-{n}", std::process::id()));
+        let root = PathBuf::from(format!("/run/husk-sec-test/{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rootfs = dir.join("rootfs");
+        for d in ["bin", "proc", "sys", "dev", "etc", "tmp"] {
+            std::fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+        for a in [
+            "sh", "ls", "cat", "echo", "pwd", "sleep", "stat", "readlink", "test", "true",
+        ] {
+            symlink("busybox", rootfs.join("bin").join(a)).unwrap();
+        }
+        let out = Command::new(HUSK)
+            .args(["spec", "--bundle"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let mut e = Env {
+            dir,
+            root,
+            ids: Vec::new(),
+        };
+        e.edit(|c| {
+            c["process"]["terminal"] = false.into();
+            c["root"]["readonly"] = false.into();
+        });
+        e.ids.clear();
+        e
+    }
+
+    fn edit(&mut self, f: impl FnOnce(&mut serde_json::Value)) {
+        let p = self.dir.join("config.json");
+        let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        f(&mut c);
+        std::fs::write(&p, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    }
+
+    fn husk(&mut self, args: &[&str]) -> Output {
+        Command::new(HUSK)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn id(&mut self, tag: &str) -> String {
+        let id = format!(
+            "sec-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        self.ids.push(id.clone());
+        id
+    }
+
+    fn run(&mut self, tag: &str) -> Output {
+        let id = self.id(tag);
+        let b = self.dir.to_string_lossy().into_owned();
+        self.husk(&["run", "--bundle", &b, &id])
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for id in self.ids.clone() {
+            let _ = self.husk(&["delete", "--force", &id]);
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// CVE-2019-5736: what a container reaches through /proc/<husk pid>/exe must not be
+/// writable once that process is gone, and must not be the installed binary.
+#[test]
+fn cve_2019_5736_runtime_binary_cannot_be_overwritten() {
+    let mut e = Env::new("exe");
+    e.edit(|c| c["process"]["args"] = serde_json::json!(["sleep", "30"]));
+    let id = e.id("exe");
+    let b = e.dir.to_string_lossy().into_owned();
+    // A detached init inherits stdio: don't wait on pipes it keeps open.
+    let st = Command::new(HUSK)
+        .arg("--root")
+        .arg(&e.root)
+        .args(["create", "--bundle", &b, &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let state: serde_json::Value = serde_json::from_slice(&e.husk(&["state", &id]).stdout).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    // The container's init still runs husk code: grab its exe the way an attacker would.
+    let exe = std::fs::File::open(format!("/proc/{pid}/exe")).expect("open init exe");
+    let installed = std::fs::metadata(HUSK).unwrap();
+    let seen = exe.metadata().unwrap();
+    assert_ne!(
+        (
+            std::os::unix::fs::MetadataExt::ino(&seen),
+            std::os::unix::fs::MetadataExt::dev(&seen)
+        ),
+        (
+            std::os::unix::fs::MetadataExt::ino(&installed),
+            std::os::unix::fs::MetadataExt::dev(&installed)
+        ),
+        "the container's init runs the installed husk binary itself"
+    );
+    let out = e.husk(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let reopen = format!("/proc/self/fd/{}", exe.as_raw_fd());
+    let err = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&reopen)
+        .expect_err("runtime binary writable after exit");
+    assert!(
+        matches!(err.raw_os_error(), Some(libc::EPERM) | Some(libc::ETXTBSY)),
+        "{err}"
+    );
+}
+
+/// CVE-2024-21626: a cwd of /proc/self/fd/N must never land the process in a host
+/// directory the runtime held open.
+#[test]
+fn cve_2024_21626_cwd_through_leaked_fd() {
+    let mut e = Env::new("cwd");
+    for n in 3..=9 {
+        e.edit(|c| {
+            c["process"]["cwd"] = format!("/proc/self/fd/{n}").into();
+            c["process"]["args"] = serde_json::json!(["sh", "-c", "pwd; ls .."]);
+        });
+        let out = e.run("cwd");
+        let t = text(&out);
+        if out.status.success() {
+            let pwd = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                pwd.starts_with('/') && !pwd.contains("unreachable"),
+                "fd {n}: cwd escaped: {t}"
+            );
+            assert!(
+                !t.contains("husk-sec-cwd"),
+                "fd {n}: host directory visible: {t}"
+            );
+        }
+    }
+}
+
+/// CVE-2024-21626 (second half): no runtime fd reaches the container process.
+#[test]
+fn cve_2024_21626_no_leaked_fds() {
+    let mut e = Env::new("fds");
+    e.edit(|c| c["process"]["args"] = serde_json::json!(["ls", "/proc/self/fd"]));
+    let out = e.run("fds");
+    assert!(out.status.success(), "{}", text(&out));
+    let fds: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    // 0, 1, 2 and the directory ls itself opened.
+    assert!(fds.len() <= 4, "unexpected fds in the container: {fds:?}");
+}
+
+/// CVE-2025-31133: masking must bind the real 1:3 /dev/null, even when the image's
+/// /dev/null is a symlink to something else and /dev is not a tmpfs.
+#[test]
+fn cve_2025_31133_masking_never_uses_a_fake_dev_null() {
+    let mut e = Env::new("mask");
+    let target = e.dir.join("host-secret");
+    std::fs::write(&target, "host data\n").unwrap();
+    symlink(&target, e.dir.join("rootfs/dev/null")).unwrap();
+    std::fs::write(e.dir.join("rootfs/etc/masked"), "container secret\n").unwrap();
+    e.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| !m["destination"].as_str().unwrap().starts_with("/dev"));
+        c["linux"]["maskedPaths"] = serde_json::json!(["/etc/masked"]);
+        c["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "cat /etc/masked; echo end; stat -c %t:%T /dev/null"
+        ]);
+    });
+    let out = e.run("mask");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        !t.contains("container secret") && !t.contains("host data"),
+        "{t}"
+    );
+    assert!(t.contains("1:3"), "{t}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "host data\n");
+}
+
+/// CVE-2025-52881: a mount over /proc/sys must not redirect the runtime's sysctl write.
+#[test]
+fn cve_2025_52881_sysctl_write_not_redirected() {
+    let mut e = Env::new("proc");
+    let decoy = e.dir.join("decoy");
+    std::fs::write(&decoy, "").unwrap();
+    e.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/proc/sys/net/ipv4/ip_forward", "type": "bind",
+            "source": decoy.to_string_lossy(), "options": ["bind"]
+        }));
+        c["linux"]["readonlyPaths"] = serde_json::json!([]);
+        c["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+        c["process"]["args"] = serde_json::json!(["true"]);
+    });
+    let out = e.run("proc");
+    let _ = out;
+    assert_eq!(
+        std::fs::read_to_string(&decoy).unwrap(),
+        "",
+        "the sysctl write went to the decoy on the host"
+    );
+}
+
+/// A symlink in the image used as a mount destination stays inside the rootfs.
+#[test]
+fn symlinked_mount_destination_stays_in_rootfs() {
+    let mut e = Env::new("link");
+    let outside = PathBuf::from(format!("/tmp/husk-escape-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&outside);
+    symlink(&outside, e.dir.join("rootfs/evil")).unwrap();
+    symlink("../../../../../../../../tmp", e.dir.join("rootfs/evil2")).unwrap();
+    e.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(serde_json::json!({"destination": "/evil/x", "type": "tmpfs", "source": "tmpfs"}));
+        m.push(serde_json::json!({"destination": "/evil2/husk-escape-rel", "type": "tmpfs", "source": "tmpfs"}));
+        c["process"]["args"] = serde_json::json!(["true"]);
+    });
+    let out = e.run("link");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !outside.exists(),
+        "a mount destination escaped to {}",
+        outside.display()
+    );
+    assert!(
+        !Path::new("/tmp/husk-escape-rel").exists(),
+        "a relative symlink escaped to /tmp"
+    );
+    assert!(e
+        .dir
+        .join("rootfs")
+        .join(outside.strip_prefix("/").unwrap())
+        .join("x")
+        .is_dir());
+}
