@@ -56,6 +56,13 @@ pub enum Command {
     Events(events::Args),
 }
 
+impl Command {
+    /// Commands that run husk code inside a container's namespaces before an exec.
+    pub fn spawns_container_process(&self) -> bool {
+        matches!(self, Command::Create(_) | Command::Run(_))
+    }
+}
+
 /// Dispatches a subcommand; returns the exit status.
 pub fn run(cmd: Command, ctx: &Ctx) -> CmdResult {
     match cmd {
