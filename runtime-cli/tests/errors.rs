@@ -155,7 +155,6 @@ fn bind_source_missing() {
 }
 
 #[test]
-#[ignore = "bug: runtime-lib/src/rootfs/mount.rs:81 (mount_one) reports a failed bind as `mounts[N] /dest: bind mount: No such file or directory` without the source path, so a missing source cannot be told from a bad destination; runc names the source"]
 fn bind_source_missing_names_the_source() {
     let b = with_config("badbindsrc", |c| {
         c["mounts"].as_array_mut().unwrap().push(json!({
@@ -226,7 +225,7 @@ fn empty_args() {
 #[test]
 fn terminal_without_console_socket() {
     let b = with_config("tty", |c| c["process"]["terminal"] = json!(true));
-    create_fails(&b, &["terminal", "console-socket"]);
+    create_fails(&b, &["tty", "console socket"]);
 }
 
 #[test]

@@ -295,9 +295,14 @@ fn device_resources(linux: Option<&oci_spec::runtime::Linux>) -> oci_spec::runti
         .flatten()
         .filter(|d| !matches!(d.typ(), oci_spec::runtime::LinuxDeviceType::P))
     {
+        // 'u' (unbuffered char) is a char device to the cgroup.
+        let typ = match d.typ() {
+            oci_spec::runtime::LinuxDeviceType::U => oci_spec::runtime::LinuxDeviceType::C,
+            t => t,
+        };
         if let Ok(rule) = LinuxDeviceCgroupBuilder::default()
             .allow(true)
-            .typ(d.typ())
+            .typ(typ)
             .major(d.major())
             .minor(d.minor())
             .access("rwm")

@@ -78,7 +78,7 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
             flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
             NONE,
         )
-        .map_err(apply_err(what(m), "bind mount"))?;
+        .map_err(apply_err(format!("{} (source {})", what(m), src.display()), "bind mount"))?;
         let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() || m.cleared != 0 {
             // Re-open: the fd must now refer to the new mount, not the covered directory.
@@ -109,6 +109,14 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
                     NONE,
                 )
                 .map_err(apply_err(what(m), "bind /sys"))?;
+                // Keep the mount's flags (ro, nosuid, ...) on the fallback bind.
+                let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+                if !extra.is_empty() {
+                    let dest = root.open_path(&m.dest)?;
+                    let keep = MsFlags::from_bits_retain(locked_flags(&dest));
+                    mount(NONE, &sys::fd_path(&dest), NONE, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_REC | extra | keep, NONE)
+                        .map_err(apply_err(what(m), "remount /sys bind"))?;
+                }
             } else {
                 return Err(apply_err(what(m), "mount")(e));
             }
@@ -208,7 +216,8 @@ fn bind_ro(root: &Root, dest: &Path, src: &Path, ro: bool, m: &MountOp) -> Resul
 /// `linux.readonlyPaths`: bind the path onto itself read-only. Missing paths are skipped.
 pub(super) fn readonly_path(root: &Root, p: &Path) -> Result<(), RootfsError> {
     let what = format!("linux.readonlyPaths {}", p.display());
-    let fd = match root.open_nofollow(p) {
+    // A symlink is followed (inside the root): its target is what must be protected.
+    let fd = match root.open_path(p) {
         Ok(fd) => fd,
         Err(e) if e.source.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(e.into()),
@@ -222,7 +231,7 @@ pub(super) fn readonly_path(root: &Root, p: &Path) -> Result<(), RootfsError> {
         NONE,
     )
     .map_err(apply_err(what.clone(), "bind"))?;
-    let fd = root.open_nofollow(p)?;
+    let fd = root.open_path(p)?;
     let keep = MsFlags::from_bits_retain(locked_flags(&fd));
     mount(
         NONE,
@@ -238,7 +247,8 @@ pub(super) fn readonly_path(root: &Root, p: &Path) -> Result<(), RootfsError> {
 /// container's /dev/null, checked to really be the 1:3 character device (CVE-2025-31133).
 pub(super) fn mask_path(root: &Root, p: &Path) -> Result<(), RootfsError> {
     let what = format!("linux.maskedPaths {}", p.display());
-    let fd = match root.open_nofollow(p) {
+    // A symlink is followed (inside the root): its target is what must be hidden.
+    let fd = match root.open_path(p) {
         Ok(fd) => fd,
         Err(e) if e.source.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(e.into()),
