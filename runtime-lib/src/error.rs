@@ -44,6 +44,9 @@ pub enum Error {
     /// A hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// The terminal could not be set up.
+    #[error(transparent)]
+    Tty(#[from] crate::tty::TtyError),
     /// A config feature husk does not implement.
     #[error("{0}")]
     Unsupported(String),

@@ -23,7 +23,10 @@ pub mod security;
 pub mod spec;
 pub mod state;
 pub mod sys;
+pub mod tty;
 
-pub use container::{list, Container, ContainerBuilder, StateView, DEFAULT_ROOT};
+pub use container::{
+    list, Container, ContainerBuilder, ExecOptions, ExecProcess, StateView, DEFAULT_ROOT,
+};
 pub use error::{Error, Result};
 pub use state::Status;

@@ -3,6 +3,7 @@
 pub mod create;
 pub mod delete;
 pub mod events;
+pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod list;
@@ -12,6 +13,7 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod tty;
 pub mod update;
 pub mod version;
 
@@ -54,12 +56,17 @@ pub enum Command {
     Update(update::Args),
     /// Stream stats and OOM events.
     Events(events::Args),
+    /// Run a new process inside a container.
+    Exec(exec::Args),
 }
 
 impl Command {
     /// Commands that run husk code inside a container's namespaces before an exec.
     pub fn spawns_container_process(&self) -> bool {
-        matches!(self, Command::Create(_) | Command::Run(_))
+        matches!(
+            self,
+            Command::Create(_) | Command::Run(_) | Command::Exec(_)
+        )
     }
 }
 
@@ -80,5 +87,6 @@ pub fn run(cmd: Command, ctx: &Ctx) -> CmdResult {
         Command::Ps(a) => ps::run(a, ctx),
         Command::Update(a) => update::run(a, ctx),
         Command::Events(a) => events::run(a, ctx),
+        Command::Exec(a) => exec::run(a, ctx),
     }
 }

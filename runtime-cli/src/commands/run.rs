@@ -1,11 +1,10 @@
 //! `husk run`: create + start; in the foreground husk waits for the container,
-//! forwards signals to it, deletes it and exits with its status.
-
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
+//! forwards signals to it, deletes it and exits with its status. With
+//! `process.terminal` in the foreground husk is its own console socket and proxies
+//! its stdin/stdout to the container's pty, as runc does.
 
 use super::create::CreateFlags;
+use super::tty::{self, Proxy};
 use crate::Ctx;
 
 /// `run [flags] ID`.
@@ -23,67 +22,62 @@ pub struct Args {
     pub id: String,
 }
 
+/// Whether the bundle's config asks for a terminal (a bad config is left for
+/// `create` to report).
+fn wants_terminal(flags: &CreateFlags) -> bool {
+    husk::spec::load(&flags.bundle)
+        .ok()
+        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false)
+}
+
 pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
-    let mut c = a.flags.builder(&a.id, ctx).create()?;
     if a.detach {
+        let mut c = a.flags.builder(&a.id, ctx).create()?;
         if let Err(e) = c.start() {
             let _ = husk::Container::load(&ctx.root, &a.id).map(|c| c.delete(true));
             return Err(e.into());
         }
         return Ok(0);
     }
+    if a.flags.console_socket.is_some() {
+        return Err("cannot use console socket if husk will not detach or allocate tty".into());
+    }
+    let mut builder = a.flags.builder(&a.id, ctx);
+    let ours = if wants_terminal(&a.flags) {
+        let (ours, theirs) = tty::console_pair()?;
+        builder = builder.console_fd(theirs);
+        Some(ours)
+    } else {
+        None
+    };
+    let mut c = builder.create()?;
+    let cleanup = |e: Box<dyn std::error::Error>| -> super::CmdResult {
+        let _ = husk::Container::load(&ctx.root, &a.id).map(|c| c.delete(true));
+        Err(e)
+    };
+    let mut proxy = match ours.as_ref().map(Proxy::receive) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return cleanup(format!("receive the pty master: {e}").into()),
+        None => None,
+    };
+    drop(ours);
     // Block the signals we forward before starting, so none is lost; the init was
     // forked before this and keeps the original mask.
-    let mut set = SigSet::all();
-    for s in [
-        Signal::SIGILL,
-        Signal::SIGSEGV,
-        Signal::SIGBUS,
-        Signal::SIGFPE,
-        Signal::SIGKILL,
-        Signal::SIGSTOP,
-    ] {
-        set.remove(s);
-    }
+    let set = tty::forwarded_signals();
     set.thread_block()?;
     let _ = husk::sys::set_child_subreaper();
     let pid = c.pid();
     if let Err(e) = c.start() {
-        let _ = husk::Container::load(&ctx.root, &a.id).map(|c| c.delete(true));
-        return Err(e.into());
+        drop(proxy);
+        return cleanup(e.into());
     }
-    let code = wait_forwarding(pid, &set);
+    let code = tty::supervise(pid, &set, proxy.as_mut());
+    drop(proxy);
     if !a.keep {
         if let Ok(c) = husk::Container::load(&ctx.root, &a.id) {
             c.delete(true)?;
         }
     }
-    Ok(code)
-}
-
-/// Forwards every signal to the init until it exits; returns its exit status
-/// (128 + signal when killed), reaping re-parented orphans on the way.
-fn wait_forwarding(pid: i32, set: &SigSet) -> u8 {
-    loop {
-        if let Some(code) = reap(pid) {
-            return code;
-        }
-        let Ok(sig) = set.wait() else { continue };
-        if sig != Signal::SIGCHLD {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
-        }
-    }
-}
-
-fn reap(pid: i32) -> Option<u8> {
-    loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return Some(code as u8),
-            Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => {
-                return Some(128 + sig as u8)
-            }
-            Ok(WaitStatus::StillAlive) | Err(_) => return None,
-            Ok(_) => continue,
-        }
-    }
+    Ok(code?)
 }

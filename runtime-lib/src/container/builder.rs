@@ -10,8 +10,9 @@ use nix::sys::stat::Mode;
 use super::{Container, DEFAULT_ROOT};
 use crate::cgroups::CgroupHandle;
 use crate::process::{self, InitPlan};
+use crate::spec;
 use crate::state::{self, State, StateError, Status, EXEC_FIFO};
-use crate::{spec, Error};
+use crate::tty::{ConsoleSocket, TtyError};
 
 /// Builds and creates a container from an OCI bundle.
 ///
@@ -25,7 +26,7 @@ pub struct ContainerBuilder {
     bundle: PathBuf,
     root: PathBuf,
     pid_file: Option<PathBuf>,
-    console_socket: Option<PathBuf>,
+    console_socket: Option<ConsoleSocket>,
     opts: process::PlanOptions,
     systemd_cgroup: bool,
 }
@@ -56,9 +57,19 @@ impl ContainerBuilder {
         self
     }
 
-    /// Unix socket that receives the pty master when `process.terminal` is set.
+    /// Unix socket that receives the pty master when `process.terminal` is set
+    /// (runc's `--console-socket`): one message, the name as payload, the fd as
+    /// SCM_RIGHTS. Setting it without `process.terminal` is an error, as with runc.
     pub fn console_socket(mut self, p: impl Into<PathBuf>) -> Self {
-        self.console_socket = Some(p.into());
+        self.console_socket = Some(ConsoleSocket::Path(p.into()));
+        self
+    }
+
+    /// Like [`ContainerBuilder::console_socket`] with an already connected socket,
+    /// e.g. one end of [`crate::tty::socketpair`] whose other end the caller reads
+    /// with [`crate::tty::recv_master`].
+    pub fn console_fd(mut self, fd: OwnedFd) -> Self {
+        self.console_socket = Some(ConsoleSocket::Connected(std::sync::Arc::new(fd)));
         self
     }
 
@@ -100,28 +111,13 @@ impl ContainerBuilder {
         let spec = spec::load(&bundle)?;
         spec::validate(&spec, &bundle)?;
         let mut plan = InitPlan::from_spec(&self.id, &spec, &bundle, &self.opts)?;
-        if let Some(cs) = &self.console_socket {
-            let _ = cs;
-            if spec
-                .process()
-                .as_ref()
-                .and_then(|p| p.terminal())
-                .unwrap_or(false)
-            {
-                return Err(Error::Unsupported(
-                    "process.terminal: terminals are not supported yet".into(),
-                ));
-            }
-        } else if spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.terminal())
-            .unwrap_or(false)
-        {
-            return Err(Error::Unsupported(
-                "process.terminal: true needs --console-socket".into(),
-            ));
-        }
+        // Connect before anything is made: a bad socket leaves nothing behind.
+        let console = match (&self.console_socket, plan.terminal) {
+            (Some(cs), true) => Some(cs.connect()?),
+            (None, true) => return Err(TtyError::NoConsoleSocket.into()),
+            (Some(_), false) => return Err(TtyError::UnusedConsoleSocket.into()),
+            (None, false) => None,
+        };
 
         create_root(&self.root)?;
         let dir = State::dir(&self.root, &self.id);
@@ -163,7 +159,14 @@ impl ContainerBuilder {
                 &annotations,
             )
         };
-        let pid = process::spawn_init(&plan, Some(&cgroup), fifo, &[lock.raw_fd()], &state_json)?;
+        let pid = process::spawn_init(
+            &plan,
+            Some(&cgroup),
+            fifo,
+            console,
+            &[lock.raw_fd()],
+            &state_json,
+        )?;
         let start_time = state::proc_stat(pid).map(|(_, t)| t).unwrap_or(0);
 
         let root_path = spec
@@ -184,7 +187,11 @@ impl ContainerBuilder {
             annotations: spec.annotations().clone().unwrap_or_default(),
             cgroup: Some(cgroup),
             hooks: spec.hooks().clone(),
-            terminal: false,
+            terminal: plan.terminal,
+            exec: Some(process::ExecBase::from_spec(
+                &spec,
+                self.opts.no_new_keyring,
+            )),
         };
         let saved = st.save(&self.root).and_then(|_| match &self.pid_file {
             Some(p) => write_pid_file(p, pid),

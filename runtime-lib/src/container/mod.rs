@@ -2,6 +2,7 @@
 //! delete, state and list.
 
 mod builder;
+mod exec;
 mod ops;
 mod resources;
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use builder::ContainerBuilder;
+pub use exec::{ExecOptions, ExecProcess};
 
 use crate::state::{self, State, Status};
 

@@ -50,6 +50,28 @@ impl ProcHandle {
         f.write_all(data)
     }
 
+    /// Opens the file behind `fd` (e.g. an `O_PATH` handle) anew with `flags`, through
+    /// `self/fd/N` of this verified procfs.
+    pub fn reopen(&self, fd: std::os::fd::BorrowedFd<'_>, flags: i32) -> io::Result<OwnedFd> {
+        use std::os::fd::AsRawFd;
+        let dir = sys::openat2(
+            self.fd.as_fd(),
+            Path::new("self/fd"),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            libc::RESOLVE_NO_XDEV | libc::RESOLVE_NO_MAGICLINKS,
+        )?;
+        check_proc(&dir)?;
+        // The last component is the magic link itself: that jump is the point.
+        sys::openat2(
+            dir.as_fd(),
+            Path::new(&fd.as_raw_fd().to_string()),
+            flags,
+            0,
+            0,
+        )
+    }
+
     /// Reads `rel` to a string.
     pub fn read(&self, rel: &str) -> io::Result<String> {
         let f = sys::openat2(
@@ -66,8 +88,7 @@ impl ProcHandle {
 
 fn check_proc(fd: &OwnedFd) -> io::Result<()> {
     if sys::fs_magic(fd.as_fd())? != PROC_SUPER_MAGIC {
-        return Err(io::Error::new(
-            io::ErrorKind::Other,
+        return Err(io::Error::other(
             "not on procfs (something is mounted over /proc?)",
         ));
     }

@@ -2,10 +2,13 @@
 //! init sequence itself.
 
 pub mod channel;
+mod exec;
+mod finalize;
 mod init;
 mod plan;
 mod spawn;
 
+pub use exec::{spawn_exec, ExecBase, ExecPlan};
 pub use plan::{InitPlan, PlanOptions};
 pub use spawn::spawn_init;
 

@@ -49,6 +49,11 @@ pub struct InitPlan {
     pub runtime_hooks: bool,
     /// `linux.seccomp`, validated.
     pub seccomp: Option<crate::seccomp::SeccompPlan>,
+    /// `process.terminal`: the init allocates a pty and sends its master to the
+    /// console socket.
+    pub terminal: bool,
+    /// `process.consoleSize`.
+    pub console_size: Option<crate::tty::WinSize>,
 }
 
 /// Options from the caller that shape the plan.
@@ -117,6 +122,30 @@ impl InitPlan {
             oom_score_adj: process.oom_score_adj(),
             preserve_fds: opts.preserve_fds,
             new_keyring: !opts.no_new_keyring,
+            terminal: process.terminal().unwrap_or(false),
+            console_size: console_size(&process),
         })
     }
+
+    pub(super) fn process_view(&self) -> super::finalize::ProcessView<'_> {
+        super::finalize::ProcessView {
+            args: &self.args,
+            env: &self.env,
+            cwd: &self.cwd,
+            user: &self.user,
+            caps: &self.caps,
+            rlimits: &self.rlimits,
+            no_new_privs: self.no_new_privs,
+            seccomp: self.seccomp.as_ref(),
+            preserve_fds: self.preserve_fds,
+        }
+    }
+}
+
+/// `process.consoleSize` as a window size.
+pub(crate) fn console_size(p: &oci_spec::runtime::Process) -> Option<crate::tty::WinSize> {
+    p.console_size().as_ref().map(|b| crate::tty::WinSize {
+        rows: b.height().min(u16::MAX as u64) as u16,
+        cols: b.width().min(u16::MAX as u64) as u16,
+    })
 }

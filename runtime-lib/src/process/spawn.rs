@@ -23,12 +23,16 @@ const NEWCGROUP: u64 = nix::sched::CloneFlags::CLONE_NEWCGROUP.bits() as u64;
 ///
 /// The caller must be single-threaded: the children run Rust code after a raw clone.
 ///
+/// `console` is the connected console socket when `process.terminal` is set: the init
+/// sends the pty master over it.
+///
 /// `close_in_child` lists fds of the caller the children must not keep (the state
 /// lock: the init lives on after the runtime exits and must not hold it).
 pub fn spawn_init(
     plan: &InitPlan,
     cgroup: Option<&CgroupHandle>,
     fifo: OwnedFd,
+    console: Option<OwnedFd>,
     close_in_child: &[RawFd],
     state_json: &dyn Fn(i32) -> Vec<u8>,
 ) -> Result<i32, ProcessError> {
@@ -39,11 +43,12 @@ pub fn spawn_init(
             Fork::Child => {
                 drop(parent);
                 close_fds(close_in_child);
-                init::run(plan, &child, fifo)
+                init::run(plan, &child, fifo, console)
             }
             Fork::Parent(pid) => {
                 drop(child);
                 drop(fifo);
+                drop(console);
                 if plan.ns.creates(NEWUSER) {
                     if let Err(e) = namespaces::write_id_maps(pid, &plan.ns) {
                         reap(pid);
@@ -59,11 +64,12 @@ pub fn spawn_init(
             Fork::Child => {
                 drop(parent);
                 close_fds(close_in_child);
-                intermediate(plan, &child, fifo)
+                intermediate(plan, &child, fifo, console)
             }
             Fork::Parent(mid) => {
                 drop(child);
                 drop(fifo);
+                drop(console);
                 let r = wait_init_pid(&parent, mid, plan);
                 let _ = waitpid(Pid::from_raw(mid), None);
                 r?
@@ -166,7 +172,7 @@ fn reap(pid: i32) {
 /// The intermediate process: joins namespaces by path, makes the user namespace
 /// (the parent writes its maps), unshares the rest, writes time offsets, then forks
 /// the init as a sibling (CLONE_PARENT) so the runtime stays its parent.
-fn intermediate(plan: &InitPlan, ch: &Channel, fifo: OwnedFd) -> ! {
+fn intermediate(plan: &InitPlan, ch: &Channel, fifo: OwnedFd, console: Option<OwnedFd>) -> ! {
     let res = (|| -> Result<i32, String> {
         let _ = sys::set_pdeathsig(libc::SIGKILL);
         namespaces::join_all(&plan.ns.join).map_err(|e| e.to_string())?;
@@ -186,7 +192,7 @@ fn intermediate(plan: &InitPlan, ch: &Channel, fifo: OwnedFd) -> ! {
         match unsafe { sys::clone(libc::CLONE_PARENT as u64) }
             .map_err(|e| format!("clone init: {e}"))?
         {
-            Fork::Child => init::run(plan, ch, fifo),
+            Fork::Child => init::run(plan, ch, fifo, console),
             Fork::Parent(pid) => Ok(pid),
         }
     })();

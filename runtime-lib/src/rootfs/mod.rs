@@ -142,6 +142,14 @@ impl RootfsPlan {
     /// Builds the rootfs (everything but the switch of root). Runs in the container's
     /// init, in its mount namespace, before any user code. [`RootfsPlan::enter`] follows.
     pub fn build(&self) -> Result<(), RootfsError> {
+        let root = self.build_mounts()?;
+        self.finish(&root)
+    }
+
+    /// The first half of [`RootfsPlan::build`]: the mounts and /dev. Returns the rootfs
+    /// as a [`crate::paths::Root`] so the caller can add to it (the console) before
+    /// [`RootfsPlan::finish`] makes paths read-only or masked.
+    pub fn build_mounts(&self) -> Result<crate::paths::Root, RootfsError> {
         if self.mount_ns {
             mount::prepare_root(self)?;
         }
@@ -151,11 +159,17 @@ impl RootfsPlan {
         }
         dev::create_devices(&root, self)?;
         dev::create_symlinks(&root)?;
+        Ok(root)
+    }
+
+    /// The second half of [`RootfsPlan::build`]: read-only and masked paths, and the
+    /// read-only root.
+    pub fn finish(&self, root: &crate::paths::Root) -> Result<(), RootfsError> {
         for p in &self.readonly_paths {
-            mount::readonly_path(&root, p)?;
+            mount::readonly_path(root, p)?;
         }
         for p in &self.masked {
-            mount::mask_path(&root, p)?;
+            mount::mask_path(root, p)?;
         }
         if self.readonly {
             mount::remount_readonly(&self.rootfs)?;

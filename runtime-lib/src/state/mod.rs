@@ -118,6 +118,10 @@ pub struct State {
     /// Whether the config asked for a terminal.
     #[serde(default)]
     pub terminal: bool,
+    /// What `exec` needs from the config (its process, seccomp, namespaces), saved at
+    /// create. Absent in states written before exec existed: exec reads the bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<crate::process::ExecBase>,
 }
 
 impl State {

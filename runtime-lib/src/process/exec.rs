@@ -1,0 +1,436 @@
+//! `exec`: a new process inside a running container.
+//!
+//! The runtime forks an intermediate process that waits until the runtime has put it
+//! into the container's cgroup, makes itself non-dumpable, then joins every namespace
+//! the container has with one `setns` on a pidfd of the container's init (the kernel
+//! joins the user namespace first and checks everything against the init's
+//! credentials, so a recycled pid cannot be joined). Joining a pid namespace only
+//! applies to children, so the intermediate forks the final process with
+//! CLONE_PARENT: it is inside the container's pid namespace and a child of the
+//! runtime, which can wait for it. The final process sets up its terminal, drops
+//! privileges the way the init does, and execs.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process, Spec};
+use serde::{Deserialize, Serialize};
+
+use super::channel::{Channel, Msg};
+use super::finalize::{self, ctx, ProcessView};
+use super::{sys_err, ProcessError};
+use crate::namespaces::NamespacePlan;
+use crate::security::{CapPlan, Rlimit, UserPlan};
+use crate::sys::{self, Fork};
+use crate::tty::WinSize;
+
+/// What `exec` takes from the container's config, saved in state.json at create so
+/// a later change to the bundle cannot change what exec does (runc keeps its config
+/// the same way).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecBase {
+    /// The config's `process`: the defaults of an exec'd process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
+    /// `linux.seccomp`: every process of the container gets the same filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<LinuxSeccomp>,
+    /// CLONE_NEW* bits of the namespaces the container has of its own (created or
+    /// joined by path): the ones exec joins.
+    pub namespaces: u64,
+    /// `--no-new-keyring` at create.
+    #[serde(default)]
+    pub no_new_keyring: bool,
+}
+
+impl ExecBase {
+    /// From the container's (validated) config.
+    pub fn from_spec(spec: &Spec, no_new_keyring: bool) -> Self {
+        let ns = NamespacePlan::from_spec(spec);
+        let mut namespaces = 0;
+        for t in [
+            LinuxNamespaceType::User,
+            LinuxNamespaceType::Mount,
+            LinuxNamespaceType::Cgroup,
+            LinuxNamespaceType::Uts,
+            LinuxNamespaceType::Ipc,
+            LinuxNamespaceType::Network,
+            LinuxNamespaceType::Pid,
+            LinuxNamespaceType::Time,
+        ] {
+            let f = ns_flag(t);
+            if ns.owns(f) {
+                namespaces |= f;
+            }
+        }
+        ExecBase {
+            process: spec.process().clone(),
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+            namespaces,
+            no_new_keyring,
+        }
+    }
+}
+
+fn ns_flag(t: LinuxNamespaceType) -> u64 {
+    use nix::sched::CloneFlags as C;
+    (match t {
+        LinuxNamespaceType::Mount => C::CLONE_NEWNS.bits(),
+        LinuxNamespaceType::Cgroup => C::CLONE_NEWCGROUP.bits(),
+        LinuxNamespaceType::Uts => C::CLONE_NEWUTS.bits(),
+        LinuxNamespaceType::Ipc => C::CLONE_NEWIPC.bits(),
+        LinuxNamespaceType::User => C::CLONE_NEWUSER.bits(),
+        LinuxNamespaceType::Pid => C::CLONE_NEWPID.bits(),
+        LinuxNamespaceType::Network => C::CLONE_NEWNET.bits(),
+        LinuxNamespaceType::Time => crate::namespaces::CLONE_NEWTIME as i32,
+    }) as u64
+}
+
+/// Everything the exec'd process does, computed before the fork (pure data).
+#[derive(Debug, Clone, Default)]
+pub struct ExecPlan {
+    /// Container id (names the session keyring).
+    pub id: String,
+    /// CLONE_NEW* bits to join.
+    pub namespaces: u64,
+    /// `process.args`.
+    pub args: Vec<String>,
+    /// `process.env`.
+    pub env: Vec<String>,
+    /// `process.cwd`.
+    pub cwd: PathBuf,
+    /// `process.user`.
+    pub user: UserPlan,
+    /// `process.capabilities`.
+    pub caps: CapPlan,
+    /// `process.rlimits`.
+    pub rlimits: Vec<Rlimit>,
+    /// `process.noNewPrivileges`.
+    pub no_new_privs: bool,
+    /// `process.oomScoreAdj`.
+    pub oom_score_adj: Option<i32>,
+    /// The container's `linux.seccomp`.
+    pub seccomp: Option<crate::seccomp::SeccompPlan>,
+    /// `process.terminal`.
+    pub terminal: bool,
+    /// `process.consoleSize`.
+    pub console_size: Option<WinSize>,
+    /// Extra fds (3..3+n) passed through.
+    pub preserve_fds: u32,
+    /// Join the container's session keyring name.
+    pub new_keyring: bool,
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> crate::Error {
+    crate::spec::SpecError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+    .into()
+}
+
+impl ExecPlan {
+    /// The plan for `process` in the container `id` whose saved config is `base`.
+    /// Checks what runc checks of an exec'd process (args, absolute cwd) and refuses
+    /// LSM labels on a host without the LSM, as runc does.
+    pub fn new(
+        id: &str,
+        base: &ExecBase,
+        process: &Process,
+        preserve_fds: u32,
+    ) -> Result<Self, crate::Error> {
+        let args = process.args().clone().unwrap_or_default();
+        if args.is_empty() {
+            return Err(invalid("process.args", "args must not be empty"));
+        }
+        if !process.cwd().is_absolute() {
+            return Err(invalid(
+                "process.cwd",
+                format!("Cwd must be an absolute path, not {:?}", process.cwd()),
+            ));
+        }
+        if process
+            .selinux_label()
+            .as_deref()
+            .is_some_and(|l| !l.is_empty())
+        {
+            return Err(crate::Error::Unsupported(
+                "selinux label is specified in config, but selinux is disabled or not supported"
+                    .into(),
+            ));
+        }
+        if let Some(p) = process
+            .apparmor_profile()
+            .as_deref()
+            .filter(|p| !p.is_empty())
+        {
+            return Err(crate::Error::Unsupported(format!(
+                "apparmor failed to apply profile {p:?}: AppArmor is not supported by husk"
+            )));
+        }
+        let seccomp = match &base.seccomp {
+            Some(s) => Some(crate::seccomp::plan(s)?),
+            None => None,
+        };
+        Ok(ExecPlan {
+            id: id.to_string(),
+            namespaces: base.namespaces,
+            args,
+            env: process.env().clone().unwrap_or_default(),
+            cwd: process.cwd().clone(),
+            user: UserPlan::from_spec(process.user()),
+            caps: CapPlan::from_spec(process.capabilities().as_ref()),
+            rlimits: Rlimit::plan(process.rlimits().as_deref().unwrap_or_default()),
+            no_new_privs: process.no_new_privileges().unwrap_or(false),
+            oom_score_adj: process.oom_score_adj(),
+            seccomp,
+            terminal: process.terminal().unwrap_or(false),
+            console_size: super::plan::console_size(process),
+            preserve_fds,
+            new_keyring: !base.no_new_keyring,
+        })
+    }
+
+    fn process_view(&self) -> ProcessView<'_> {
+        ProcessView {
+            args: &self.args,
+            env: &self.env,
+            cwd: &self.cwd,
+            user: &self.user,
+            caps: &self.caps,
+            rlimits: &self.rlimits,
+            no_new_privs: self.no_new_privs,
+            seccomp: self.seccomp.as_ref(),
+            preserve_fds: self.preserve_fds,
+        }
+    }
+}
+
+/// Starts the exec'd process in the container whose init is `init` (a pidfd);
+/// returns its host pid once it has exec'd. It is a child of the caller.
+///
+/// `join_cgroup` puts a pid into the container's cgroup (the intermediate process,
+/// before it enters the namespaces, so the cgroup namespace root is right).
+/// `console` is the connected console socket when `plan.terminal`. `root` is an
+/// `O_PATH` fd on the init's root, for a container without a mount namespace of its
+/// own (the process chroots there). `state_json` gives the OCI state for a seccomp
+/// agent.
+///
+/// The caller must be single-threaded.
+pub fn spawn_exec(
+    plan: &ExecPlan,
+    init: BorrowedFd<'_>,
+    root: Option<BorrowedFd<'_>>,
+    join_cgroup: &dyn Fn(i32) -> Result<(), crate::cgroups::CgroupError>,
+    console: Option<OwnedFd>,
+    state_json: &dyn Fn() -> Vec<u8>,
+) -> Result<i32, ProcessError> {
+    let (parent, child) = Channel::pair().map_err(sys_err("socketpair"))?;
+    // SAFETY: the runtime is single-threaded when it execs into a container.
+    let mid = match unsafe { sys::clone(0) }.map_err(sys_err("fork"))? {
+        Fork::Child => {
+            drop(parent);
+            intermediate(plan, &child, init, root, console)
+        }
+        Fork::Parent(mid) => mid,
+    };
+    drop(child);
+    drop(console);
+    let pid = match place_and_wait_pid(&parent, mid, join_cgroup) {
+        Ok(pid) => pid,
+        Err(e) => {
+            reap(mid);
+            return Err(e);
+        }
+    };
+    let _ = waitpid(Pid::from_raw(mid), None);
+    wait_exec(plan, &parent, state_json).inspect_err(|_| reap(pid))?;
+    Ok(pid)
+}
+
+fn place_and_wait_pid(
+    ch: &Channel,
+    mid: i32,
+    join_cgroup: &dyn Fn(i32) -> Result<(), crate::cgroups::CgroupError>,
+) -> Result<i32, ProcessError> {
+    join_cgroup(mid)?;
+    ch.send(&Msg::Continue).map_err(sys_err("send to exec"))?;
+    match ch.recv() {
+        Ok(Msg::InitPid(pid)) => Ok(pid),
+        Ok(Msg::Error(e)) => Err(ProcessError::Init(e)),
+        Ok(other) => Err(ProcessError::Init(format!("unexpected message {other:?}"))),
+        Err(e) => Err(ProcessError::Init(e.to_string())),
+    }
+}
+
+/// Until the process execs (its end of the channel closes on exec) or reports an error.
+fn wait_exec(
+    plan: &ExecPlan,
+    ch: &Channel,
+    state_json: &dyn Fn() -> Vec<u8>,
+) -> Result<(), ProcessError> {
+    loop {
+        match ch.recv_fd() {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(ProcessError::Init(e.to_string())),
+            Ok((Msg::Error(e), _)) => return Err(ProcessError::Init(e)),
+            Ok((Msg::SeccompFd, Some(fd))) => {
+                let Some(l) = plan.seccomp.as_ref().and_then(|s| s.listener.as_ref()) else {
+                    continue;
+                };
+                crate::seccomp::send_to_listener(&l.path, fd.as_fd(), &state_json(), &l.metadata)
+                    .map_err(|e| ProcessError::Init(e.to_string()))?;
+            }
+            Ok((other, _)) => {
+                return Err(ProcessError::Init(format!("unexpected message {other:?}")))
+            }
+        }
+    }
+}
+
+fn reap(pid: i32) {
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let _ = waitpid(Pid::from_raw(pid), None);
+}
+
+/// The intermediate: cgroup (by the parent), non-dumpable, setns, fork the process.
+fn intermediate(
+    plan: &ExecPlan,
+    ch: &Channel,
+    init: BorrowedFd<'_>,
+    root: Option<BorrowedFd<'_>>,
+    console: Option<OwnedFd>,
+) -> ! {
+    let res = (|| -> Result<i32, String> {
+        let _ = sys::set_pdeathsig(libc::SIGKILL);
+        // Before entering the container's pid namespace: its processes must not be
+        // able to ptrace us or read our memory through /proc (runc's CVE-2016-9962).
+        sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
+        match ch.recv() {
+            Ok(Msg::Continue) => {}
+            other => return Err(format!("waiting for the runtime: {other:?}")),
+        }
+        if plan.namespaces != 0 {
+            // One setns on the pidfd joins them all, the user namespace first.
+            let flags = nix::sched::CloneFlags::from_bits_retain(plan.namespaces as i32);
+            nix::sched::setns(init, flags).map_err(ctx("join the container's namespaces"))?;
+        }
+        if let Some(root) = root {
+            // No mount namespace of its own: the container is a chroot.
+            nix::unistd::fchdir(root).map_err(ctx("chdir to the container's root"))?;
+            nix::unistd::chroot(".").map_err(ctx("chroot"))?;
+        }
+        // SAFETY: this process is single-threaded (a fork of the single-threaded runtime).
+        match unsafe { sys::clone(libc::CLONE_PARENT as u64) }.map_err(ctx("fork"))? {
+            Fork::Child => run_process(plan, ch, console),
+            Fork::Parent(pid) => Ok(pid),
+        }
+    })();
+    let code = match res {
+        Ok(pid) => ch.send(&Msg::InitPid(pid)).map(|_| 0).unwrap_or(1),
+        Err(e) => {
+            let _ = ch.send(&Msg::Error(e));
+            1
+        }
+    };
+    // SAFETY: leave without running the runtime's atexit handlers or destructors.
+    unsafe { libc::_exit(code) }
+}
+
+/// The exec'd process, inside every namespace: never returns.
+fn run_process(plan: &ExecPlan, ch: &Channel, console: Option<OwnedFd>) -> ! {
+    let err = match setup_process(plan, ch, console) {
+        Ok(exe) => match finalize::exec(&exe, &plan.args, &plan.env) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        },
+        Err(e) => e,
+    };
+    let _ = ch.send(&Msg::Error(err));
+    // SAFETY: leave at once, without destructors or atexit handlers of the runtime.
+    unsafe { libc::_exit(1) }
+}
+
+fn setup_process(
+    plan: &ExecPlan,
+    ch: &Channel,
+    console: Option<OwnedFd>,
+) -> Result<std::ffi::CString, String> {
+    nix::unistd::setsid().map_err(ctx("setsid"))?;
+    if let Some(adj) = plan.oom_score_adj {
+        let proc = crate::paths::ProcHandle::new().map_err(ctx("open procfs"))?;
+        proc.write("self/oom_score_adj", adj.to_string().as_bytes())
+            .map_err(ctx("process.oomScoreAdj"))?;
+    }
+    if plan.new_keyring {
+        // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.
+        let _ = sys::join_session_keyring(&format!("_ses.{}", plan.id));
+    }
+    if plan.terminal {
+        let sock = console.ok_or("process.terminal: no console socket")?;
+        let slash = std::fs::File::open("/").map_err(ctx("open /"))?;
+        let mut pty = crate::tty::Pty::open_in(slash.as_fd()).map_err(|e| e.to_string())?;
+        pty.resize(plan.console_size).map_err(|e| e.to_string())?;
+        pty.send_master(sock.as_fd()).map_err(|e| e.to_string())?;
+        drop(sock);
+        pty.into_stdio().map_err(|e| e.to_string())?;
+        crate::tty::chown_stdio_pty(plan.user.uid).map_err(ctx("chown the pty"))?;
+    }
+    // The runtime may exit once we exec (a detached exec): from now on outlive it.
+    sys::set_pdeathsig(0).map_err(ctx("prctl(PR_SET_PDEATHSIG)"))?;
+    finalize::drop_privileges(&plan.process_view(), ch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> Spec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn base_joins_owned_namespaces_only() {
+        let s = spec(
+            r#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"]},
+            "linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"network","path":"/proc/1/ns/net"}]}}"#,
+        );
+        let b = ExecBase::from_spec(&s, false);
+        use nix::sched::CloneFlags as C;
+        let want = (C::CLONE_NEWPID | C::CLONE_NEWNS | C::CLONE_NEWNET).bits() as u64;
+        assert_eq!(b.namespaces, want);
+        assert!(b.process.is_some());
+        let back: ExecBase = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert_eq!(back, b);
+    }
+
+    #[test]
+    fn plan_checks_like_runc() {
+        let base = ExecBase::default();
+        let p: Process = serde_json::from_str(
+            r#"{"user":{"uid":5,"gid":6},"cwd":"/tmp","args":["id"],"terminal":true,"consoleSize":{"height":20,"width":70}}"#,
+        )
+        .unwrap();
+        let plan = ExecPlan::new("c", &base, &p, 2).unwrap();
+        assert_eq!((plan.user.uid, plan.user.gid), (5, 6));
+        assert_eq!(plan.console_size, Some(WinSize { rows: 20, cols: 70 }));
+        assert_eq!(plan.preserve_fds, 2);
+        let bad = |j: &str| {
+            let p: Process = serde_json::from_str(j).unwrap();
+            ExecPlan::new("c", &base, &p, 0).unwrap_err().to_string()
+        };
+        assert!(bad(r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":[]}"#).contains("args"));
+        assert!(bad(r#"{"user":{"uid":0,"gid":0},"cwd":"tmp","args":["x"]}"#).contains("absolute"));
+        assert!(
+            bad(r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["x"],"selinuxLabel":"l"}"#)
+                .contains("selinux")
+        );
+        assert!(
+            bad(r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["x"],"apparmorProfile":"p"}"#)
+                .contains("apparmor")
+        );
+    }
+}

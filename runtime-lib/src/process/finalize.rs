@@ -1,0 +1,150 @@
+//! The last steps before exec, shared by the container's init and by `exec`:
+//! rlimits, seccomp, capabilities, user and groups, umask, cwd, no_new_privs, the
+//! PATH lookup and closing every fd the process must not inherit.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::channel::{Channel, Msg};
+use crate::seccomp::SeccompPlan;
+use crate::security::{CapPlan, Rlimit, UserPlan};
+use crate::sys;
+
+/// The parts of a process plan these steps read.
+pub(super) struct ProcessView<'a> {
+    pub args: &'a [String],
+    pub env: &'a [String],
+    pub cwd: &'a Path,
+    pub user: &'a UserPlan,
+    pub caps: &'a CapPlan,
+    pub rlimits: &'a [Rlimit],
+    pub no_new_privs: bool,
+    pub seccomp: Option<&'a SeccompPlan>,
+    pub preserve_fds: u32,
+}
+
+pub(super) fn ctx<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+/// Applies the process's limits and drops privileges; returns the executable to run.
+pub(super) fn drop_privileges(p: &ProcessView<'_>, ch: &Channel) -> Result<CString, String> {
+    for r in p.rlimits {
+        r.apply().map_err(|e| e.to_string())?;
+    }
+    // Everything a strict seccomp profile might forbid happens before the filter is
+    // loaded: marking our fds close-on-exec, chdir + getcwd, the PATH lookup.
+    // Nothing of ours may reach the container process (CVE-2024-21626).
+    sys::cloexec_from(3 + p.preserve_fds).map_err(ctx("close_range"))?;
+    // As root first (the user may lack search permission on a parent); again below.
+    let early_cwd = nix::unistd::chdir(p.cwd).is_ok();
+    if early_cwd {
+        verify_cwd()?;
+    }
+    let arg0 = p.args.first().ok_or("process.args must not be empty")?;
+    let exe = find_executable(arg0, p.env)?;
+    if !p.no_new_privs {
+        // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+        load_seccomp(p.seccomp, ch)?;
+    }
+    p.caps.apply_bounding().map_err(|e| e.to_string())?;
+    let setgroups = std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true);
+    p.user.apply(setgroups).map_err(|e| e.to_string())?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.user.umask as _));
+    if !early_cwd {
+        nix::unistd::chdir(p.cwd).map_err(|e| format!("process.cwd {}: {e}", p.cwd.display()))?;
+        verify_cwd()?;
+    }
+    p.caps.apply_sets().map_err(|e| e.to_string())?;
+    if p.no_new_privs {
+        sys::set_no_new_privs().map_err(ctx("process.noNewPrivileges"))?;
+        load_seccomp(p.seccomp, ch)?;
+    }
+    Ok(exe)
+}
+
+/// `execve` with the process's args and env.
+pub(super) fn exec(
+    exe: &CString,
+    args: &[String],
+    env: &[String],
+) -> Result<std::convert::Infallible, String> {
+    let cargs: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(a.as_str()))
+        .collect::<Result<_, _>>()
+        .map_err(ctx("process.args"))?;
+    let cenv: Vec<CString> = env
+        .iter()
+        .map(|a| CString::new(a.as_str()))
+        .collect::<Result<_, _>>()
+        .map_err(ctx("process.env"))?;
+    match nix::unistd::execve(exe, &cargs, &cenv) {
+        Ok(never) => match never {},
+        Err(e) => Err(format!(
+            "exec {:?}: {e}",
+            args.first().map(String::as_str).unwrap_or("")
+        )),
+    }
+}
+
+/// Loads the seccomp filter; a notify fd goes to the parent, which hands it to the listener.
+fn load_seccomp(seccomp: Option<&SeccompPlan>, ch: &Channel) -> Result<(), String> {
+    let Some(sc) = seccomp else {
+        return Ok(());
+    };
+    if let Some(fd) = sc.load().map_err(|e| e.to_string())? {
+        use std::os::fd::AsFd;
+        ch.send_fd(&Msg::SeccompFd, fd.as_fd())
+            .map_err(ctx("send seccomp notify fd"))?;
+    }
+    Ok(())
+}
+
+/// The cwd must be inside the container: a leaked host directory fd used as cwd
+/// would show as "(unreachable)" from getcwd (CVE-2024-21626).
+pub(super) fn verify_cwd() -> Result<(), String> {
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        Ok(p) => Err(format!(
+            "process.cwd: current directory {} is outside the container",
+            p.display()
+        )),
+        Err(e) => Err(format!(
+            "process.cwd: getcwd: {e} (directory outside the container?)"
+        )),
+    }
+}
+
+/// PATH lookup inside the container, with the process's own PATH, like runc.
+fn find_executable(arg0: &str, env: &[String]) -> Result<CString, String> {
+    let bad = |e: &dyn std::fmt::Display| format!("exec: {arg0:?}: {e}");
+    if arg0.contains('/') {
+        return CString::new(arg0).map_err(|e| bad(&e));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = PathBuf::from(dir).join(arg0);
+        if is_executable(&cand) {
+            return CString::new(cand.as_os_str().as_bytes()).map_err(|e| bad(&e));
+        }
+    }
+    Err(format!(
+        "exec: {arg0:?}: executable file not found in $PATH"
+    ))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(p) {
+        Ok(m) => m.is_file() && m.permissions().mode() & 0o111 != 0,
+        Err(_) => false,
+    }
+}
