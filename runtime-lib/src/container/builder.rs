@@ -103,6 +103,7 @@ impl ContainerBuilder {
     /// Must be called from a single-threaded process (the init is forked from it).
     pub fn create(self) -> crate::Result<Container> {
         state::validate_id(&self.id)?;
+        let mut phase = Phase::start(&self.id);
         let bundle =
             std::fs::canonicalize(&self.bundle).map_err(|source| spec::SpecError::Read {
                 path: self.bundle.clone(),
@@ -111,6 +112,7 @@ impl ContainerBuilder {
         let spec = spec::load(&bundle)?;
         spec::validate(&spec, &bundle)?;
         let mut plan = InitPlan::from_spec(&self.id, &spec, &bundle, &self.opts)?;
+        phase.done("load and plan config.json");
         // Connect before anything is made: a bad socket leaves nothing behind.
         let console = match (&self.console_socket, plan.terminal) {
             (Some(cs), true) => Some(cs.connect()?),
@@ -133,6 +135,7 @@ impl ContainerBuilder {
             cgroup: None,
         };
         let lock = state::Lock::acquire(&dir)?;
+        phase.done("create and lock state directory");
 
         let linux = spec.linux().as_ref();
         let cg_path = linux
@@ -142,11 +145,15 @@ impl ContainerBuilder {
         cgroup.create()?;
         undo.cgroup = Some(cgroup.clone());
         cgroup.apply(&device_resources(linux))?;
+        phase.done("create cgroup and apply resources");
         plan.rootfs.cgroup_sources = cgroup.mount_sources();
         plan.rootfs.cgroup_ns = plan
             .ns
             .owns(nix::sched::CloneFlags::CLONE_NEWCGROUP.bits() as u64);
 
+        // Idmapped mount sources are made here, where we are privileged in the initial
+        // user namespace; the init inherits them. Held until the init is cloned.
+        let idmap_sources = plan.rootfs.prepare_idmaps()?;
         let fifo = make_fifo(&dir)?;
         let annotations = spec.annotations().clone().unwrap_or_default();
         let state_json = |pid| {
@@ -167,6 +174,7 @@ impl ContainerBuilder {
             &[lock.raw_fd()],
             &state_json,
         )?;
+        drop(idmap_sources);
         let start_time = state::proc_stat(pid).map(|(_, t)| t).unwrap_or(0);
 
         let root_path = spec
@@ -192,7 +200,9 @@ impl ContainerBuilder {
                 &spec,
                 self.opts.no_new_keyring,
             )),
+            intel_rdt: plan.intel_rdt.clone(),
         };
+        phase.done("clone init and wait until ready");
         let saved = st.save(&self.root).and_then(|_| match &self.pid_file {
             Some(p) => write_pid_file(p, pid),
             None => Ok(()),
@@ -320,4 +330,26 @@ fn device_resources(linux: Option<&oci_spec::runtime::Linux>) -> oci_spec::runti
     }
     r.set_devices(Some(rules));
     r
+}
+
+/// `--debug`: logs each create phase with its duration. Reads the clock only when
+/// debug logging is on.
+struct Phase<'a> {
+    id: &'a str,
+    last: Option<std::time::Instant>,
+}
+
+impl<'a> Phase<'a> {
+    fn start(id: &'a str) -> Self {
+        let last = tracing::enabled!(tracing::Level::DEBUG).then(std::time::Instant::now);
+        Phase { id, last }
+    }
+
+    fn done(&mut self, what: &str) {
+        if let Some(t) = self.last {
+            let now = std::time::Instant::now();
+            tracing::debug!("create {}: {what}: {:?}", self.id, now - t);
+            self.last = Some(now);
+        }
+    }
 }
