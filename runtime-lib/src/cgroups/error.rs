@@ -195,6 +195,23 @@ pub enum CgroupError {
         waited_ms: u64,
     },
 
+    /// Loading or attaching the cgroup-v2 eBPF device filter failed.
+    #[error(
+        "linux.resources.devices: cannot {op} the eBPF device filter of {path}: {source}{}",
+        verifier_log(log)
+    )]
+    DeviceFilter {
+        /// The container's cgroup directory.
+        path: PathBuf,
+        /// What failed: `load`, `attach`, ...
+        op: &'static str,
+        /// The OS error of bpf(2).
+        #[source]
+        source: io::Error,
+        /// The verifier's log when the load failed (may be empty).
+        log: String,
+    },
+
     /// `destroy` killed the members but some never left.
     #[error("{path} still holds pids {pids:?} after {attempts} SIGKILL rounds")]
     StillPopulated {
@@ -205,6 +222,14 @@ pub enum CgroupError {
         /// How many rounds were tried.
         attempts: u32,
     },
+}
+
+fn verifier_log(log: &str) -> String {
+    if log.is_empty() {
+        String::new()
+    } else {
+        format!("; verifier log:\n{log}")
+    }
 }
 
 impl CgroupError {

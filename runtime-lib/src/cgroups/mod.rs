@@ -20,12 +20,14 @@
 //! - `freezer.rs`: pause, resume, kill --all.
 //! - `stats/`: runc-shaped statistics.
 //! - `fsio.rs`, `error.rs`: file helpers and the error type.
+//! - `devices_bpf/`: the v2 device filter, an eBPF program generated from
+//!   the device rules and attached to the cgroup.
 //!
 //! Not here yet: the systemd driver (refused with
-//! [`CgroupError::SystemdNotSupported`]) and the v2 eBPF device filter
-//! (default device rules pass with a warning, others are refused).
+//! [`CgroupError::SystemdNotSupported`]).
 
 mod apply;
+pub mod devices_bpf;
 mod error;
 mod freezer;
 mod fsio;

@@ -7,6 +7,7 @@ use std::path::Path;
 use oci_spec::runtime::LinuxResources;
 
 use super::apply;
+use super::devices_bpf::{self, DeviceFilter};
 use super::error::CgroupError;
 use super::fsio;
 use super::handle::CgroupHandle;
@@ -84,9 +85,27 @@ impl CgroupHandle {
         plan::plan(r, &self.plan_host(r))
     }
 
-    /// Apply every field of `r` (create and `update` alike).
+    /// The cgroup-v2 device filter [`CgroupHandle::apply`] would attach
+    /// (for debugging; `None` where no filter is needed).
+    pub fn device_filter(&self, r: &LinuxResources) -> Result<Option<DeviceFilter>, CgroupError> {
+        plan::device_filter(r, &self.plan_host(r))
+    }
+
+    /// Apply every field of `r` (create and `update` alike). On v2, device
+    /// rules are enforced by an eBPF program attached to the cgroup (it
+    /// replaces the one an earlier `apply` attached); the file writes follow.
     pub fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
-        let writes = self.plan(r)?;
+        let host = self.plan_host(r);
+        let writes = plan::plan(r, &host)?;
+        if let Some(filter) = plan::device_filter(r, &host)? {
+            let dir = self
+                .dir_for(HierarchyVersion::V2, "devices")
+                .ok_or_else(|| CgroupError::ControllerMissing {
+                    field: "linux.resources.devices".into(),
+                    controller: "devices".into(),
+                })?;
+            devices_bpf::install(dir, &filter)?;
+        }
         apply::execute(&writes, |w| {
             self.dir_for(w.version, &w.controller)
                 .map(Path::to_path_buf)

@@ -2,13 +2,13 @@
 //!
 //! v1: `devices.deny` "a" first, so the cgroup starts from "nothing allowed",
 //! then every rule in order to `devices.allow` / `devices.deny`, as runc did
-//! before its emulator. v2 needs an eBPF program (a later pass); until then
-//! the always-present default rules are let through with a warning and
-//! anything else is refused, so no container silently gets less isolation
-//! than it asked for beyond the defaults.
+//! before its emulator. v2 has no device files: the rules become an eBPF
+//! program ([`filter`], built in `devices_bpf/`), which the handle attaches
+//! after the writes are planned; the plan itself only validates them.
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
+use super::super::devices_bpf::DeviceFilter;
 use super::super::error::CgroupError;
 use super::super::layout::HierarchyVersion;
 use super::{PlanHost, Write, RES};
@@ -47,40 +47,6 @@ pub fn default_allow_rules() -> Vec<LinuxDeviceCgroup> {
 /// A wildcard major/minor: absent or negative (runc's -1).
 fn num(n: Option<i64>) -> Option<i64> {
     n.filter(|&n| n >= 0)
-}
-
-/// True when `rules` only deny everything and allow (part of) runc's
-/// default devices: what every container has, so not enforcing them on v2
-/// for now loses nothing the user asked for specifically.
-pub fn is_default_like(rules: &[LinuxDeviceCgroup]) -> bool {
-    let defaults = default_allow_rules();
-    rules.iter().all(|r| {
-        let typ = r.typ().unwrap_or_default();
-        if !r.allow() {
-            return typ == LinuxDeviceType::A;
-        }
-        let access = r.access().as_deref().unwrap_or("");
-        defaults.iter().any(|d| {
-            d.typ() == Some(typ)
-                && num(d.major()) == num(r.major())
-                && num(d.minor()) == num(r.minor())
-                && access
-                    .chars()
-                    .all(|c| d.access().as_deref().unwrap_or("").contains(c))
-        })
-    })
-}
-
-/// True when the rules end up allowing every device: the last `a` rule
-/// allows and nothing after it denies. Doing nothing enforces that exactly.
-pub fn is_allow_all(rules: &[LinuxDeviceCgroup]) -> bool {
-    let last_a = rules
-        .iter()
-        .rposition(|r| r.typ().unwrap_or_default() == LinuxDeviceType::A);
-    match last_a {
-        Some(i) => rules[i].allow() && rules[i + 1..].iter().all(LinuxDeviceCgroup::allow),
-        None => false,
-    }
 }
 
 /// The kernel's text form of rule `i`: `c 1:3 rwm`.
@@ -153,22 +119,24 @@ pub fn plan(
             }
             Ok(())
         }
-        HierarchyVersion::V2 => {
-            if is_allow_all(rules) {
-                return Ok(());
-            }
-            if let Some(i) = (0..rules.len()).find(|&i| !is_default_like(&rules[i..=i])) {
-                return Err(CgroupError::Unsupported {
-                    field: format!("{RES}.devices[{i}]"),
-                    version: "v2",
-                    reason: "device rules beyond the defaults need an eBPF device filter, which husk does not load yet".into(),
-                });
-            }
-            tracing::warn!(
-                "cgroup v2: default device rules are not enforced yet (no eBPF device filter)"
-            );
-            Ok(())
-        }
+        // No file writes: `filter` gives the program. Building it here
+        // too makes a rule v2 cannot express fail at plan time.
+        HierarchyVersion::V2 => DeviceFilter::from_rules(rules).map(drop),
+    }
+}
+
+/// v2: the device filter `rules` call for, `None` when there are no rules
+/// or the host's device controller is v1 (then [`plan`] writes them).
+pub fn filter(
+    rules: &[LinuxDeviceCgroup],
+    host: &PlanHost,
+) -> Result<Option<DeviceFilter>, CgroupError> {
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    match host.need(&format!("{RES}.devices"), "devices")? {
+        HierarchyVersion::V1 => Ok(None),
+        HierarchyVersion::V2 => DeviceFilter::from_rules(rules).map(Some),
     }
 }
 
@@ -226,37 +194,40 @@ mod tests {
     }
 
     #[test]
-    fn v2_lets_defaults_through_and_refuses_the_rest() {
+    fn v2_plans_no_writes_and_builds_a_filter() {
         let mut all = rules(r#"[{"allow":false,"access":"rwm"}]"#);
         all.extend(default_allow_rules());
-        assert!(is_default_like(&all));
+        all.extend(rules(
+            r#"[{"allow":true,"type":"b","major":8,"minor":0,"access":"rw"}]"#,
+        ));
         let mut out = Vec::new();
         assert!(plan(&all, &v2(), &mut out).is_ok());
         assert!(out.is_empty());
-        let e = run(
-            r#"[{"allow":false,"access":"rwm"},{"allow":true,"type":"b","major":8,"minor":0,"access":"rw"}]"#,
-            &v2(),
-        );
-        let e = e.err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(
-            e.starts_with("linux.resources.devices[1]: not supported on cgroup v2"),
-            "{e}"
-        );
-        assert!(!is_default_like(&rules(
-            r#"[{"allow":true,"access":"rwm"}]"#
-        )));
+        let f = filter(&all, &v2()).ok().flatten();
+        assert_eq!(f.map(|f| f.exceptions().count()), Some(12));
+        // v1 hosts write files instead; no rules, no filter.
+        assert_eq!(filter(&all, &hybrid()).ok().flatten(), None);
+        assert_eq!(filter(&[], &v2()).ok().flatten(), None);
+        let privileged = rules(r#"[{"allow":true,"access":"rwm"}]"#);
+        let f = filter(&privileged, &v2()).ok().flatten();
+        assert_eq!(f.map(|f| f.is_allow_all()), Some(true));
     }
 
     #[test]
-    fn v2_allow_all_needs_no_filter() {
-        let privileged = r#"[{"allow":false,"access":"rwm"},{"allow":true,"access":"rwm"},
-            {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]"#;
-        assert!(is_allow_all(&rules(privileged)));
-        assert_eq!(run(privileged, &v2()).map(|w| w.len()).ok(), Some(0));
-        let then_deny = r#"[{"allow":true,"access":"rwm"},
-            {"allow":false,"type":"c","major":1,"minor":3,"access":"rwm"}]"#;
-        assert!(!is_allow_all(&rules(then_deny)));
-        assert!(run(then_deny, &v2()).is_err());
+    fn v2_refuses_rules_the_filter_cannot_express() {
+        let hole = r#"[{"allow":false,"access":"rwm"},
+            {"allow":true,"type":"c","major":136,"access":"rwm"},
+            {"allow":false,"type":"c","major":136,"minor":1,"access":"rwm"}]"#;
+        let e = run(hole, &v2())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("linux.resources.devices[2]: cannot take rwm"),
+            "{e}"
+        );
+        // v1 hands the same rules to the kernel as they are.
+        assert_eq!(run(hole, &hybrid()).map(|w| w.len()).ok(), Some(4));
     }
 
     #[test]

@@ -23,11 +23,12 @@ use std::collections::BTreeMap;
 use oci_spec::runtime::LinuxResources;
 use serde::Serialize;
 
+use super::devices_bpf::DeviceFilter;
 use super::error::CgroupError;
 use super::layout::{CgroupMode, HierarchyVersion};
 
 pub use cpu::shares_to_weight;
-pub use devices::{default_allow_rules, is_allow_all, is_default_like};
+pub use devices::default_allow_rules;
 
 /// The prefix of every field name in errors.
 const RES: &str = "linux.resources";
@@ -172,6 +173,18 @@ pub fn plan(r: &LinuxResources, host: &PlanHost) -> Result<Vec<Write>, CgroupErr
         unified::plan(u, host, &mut out)?;
     }
     Ok(out)
+}
+
+/// The cgroup-v2 device filter `r` calls for (`None` without device rules or
+/// on hosts with a v1 device controller, where [`plan`] writes them).
+pub fn device_filter(
+    r: &LinuxResources,
+    host: &PlanHost,
+) -> Result<Option<DeviceFilter>, CgroupError> {
+    match r.devices() {
+        Some(rules) => devices::filter(rules, host),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]

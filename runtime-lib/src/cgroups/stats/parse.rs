@@ -136,9 +136,9 @@ pub fn io_stat(path: &Path, text: &str) -> Result<(Vec<BlkioEntry>, Vec<BlkioEnt
 /// The kernel's name for a huge page size given in kB: 2048 -> `2MB`,
 /// 1048576 -> `1GB`, 64 -> `64KB` (the names in hugetlb file names).
 pub fn page_size_name(kb: u64) -> String {
-    if kb >= 1 << 20 && kb % (1 << 20) == 0 {
+    if kb >= 1 << 20 && kb.is_multiple_of(1 << 20) {
         format!("{}GB", kb >> 20)
-    } else if kb >= 1 << 10 && kb % (1 << 10) == 0 {
+    } else if kb >= 1 << 10 && kb.is_multiple_of(1 << 10) {
         format!("{}MB", kb >> 10)
     } else {
         format!("{kb}KB")
