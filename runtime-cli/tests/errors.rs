@@ -200,7 +200,6 @@ fn executable_not_found() {
 }
 
 #[test]
-#[ignore = "bug: runtime-lib/src/process/init.rs:176 (find_executable) returns an args[0] containing '/' without checking it, so create succeeds and the exec fails only after start; runc fails create with `exec: \"/bin/x\": stat /bin/x: no such file or directory`"]
 fn executable_path_missing() {
     let b = with_config("noexeabs", |c| {
         c["process"]["args"] = json!(["/bin/no-such-binary"])

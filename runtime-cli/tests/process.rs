@@ -63,7 +63,6 @@ fn absolute_executable_and_path_lookup() {
 }
 
 #[test]
-#[ignore = "bug: runtime-lib/src/process/init.rs:105/123 only chdir into process.cwd, so a cwd missing from the image fails create with ENOENT; runc creates it inside the rootfs (as root, before the user switch)"]
 fn missing_cwd_is_created() {
     let mut b = Bundle::new("cwdmissing");
     b.config["root"]["readonly"] = json!(false);
@@ -428,7 +427,6 @@ fn listen_fds_are_passed() {
 }
 
 #[test]
-#[ignore = "bug: runtime-cli/src/commands/create.rs:35/50 passes systemd's LISTEN_FDS fds on but does not add LISTEN_FDS=<n> and LISTEN_PID=1 to process.env as runc does, so the service cannot find its sockets"]
 fn listen_fds_env_is_set() {
     let mut b = Bundle::new("listenenv");
     let payload = b.dir.join("socket-standin");

@@ -33,6 +33,7 @@ impl CreateFlags {
         let mut b = husk::ContainerBuilder::new(id, &self.bundle)
             .root(&ctx.root)
             .preserve_fds(self.preserve_fds + listen_fds())
+            .env(listen_env())
             .no_pivot(self.no_pivot)
             .no_new_keyring(self.no_new_keyring)
             .systemd_cgroup(ctx.systemd_cgroup);
@@ -43,6 +44,15 @@ impl CreateFlags {
             b = b.console_socket(s);
         }
         b
+    }
+}
+
+/// With socket activation the container's process finds its fds through these, as
+/// runc sets them (the fds follow stdio, and the process is pid 1 of its namespace).
+fn listen_env() -> Vec<String> {
+    match listen_fds() {
+        0 => Vec::new(),
+        n => vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".into()],
     }
 }
 

@@ -28,6 +28,7 @@ pub struct ContainerBuilder {
     pid_file: Option<PathBuf>,
     console_socket: Option<ConsoleSocket>,
     opts: process::PlanOptions,
+    extra_env: Vec<String>,
     systemd_cgroup: bool,
 }
 
@@ -41,6 +42,7 @@ impl ContainerBuilder {
             pid_file: None,
             console_socket: None,
             opts: Default::default(),
+            extra_env: Vec::new(),
             systemd_cgroup: false,
         }
     }
@@ -70,6 +72,12 @@ impl ContainerBuilder {
     /// with [`crate::tty::recv_master`].
     pub fn console_fd(mut self, fd: OwnedFd) -> Self {
         self.console_socket = Some(ConsoleSocket::Connected(std::sync::Arc::new(fd)));
+        self
+    }
+
+    /// Variables appended to `process.env` (e.g. `LISTEN_FDS` for socket activation).
+    pub fn env(mut self, vars: Vec<String>) -> Self {
+        self.extra_env = vars;
         self
     }
 
@@ -112,6 +120,7 @@ impl ContainerBuilder {
         let spec = spec::load(&bundle)?;
         spec::validate(&spec, &bundle)?;
         let mut plan = InitPlan::from_spec(&self.id, &spec, &bundle, &self.opts)?;
+        plan.env.extend(self.extra_env.iter().cloned());
         phase.done("load and plan config.json");
         // Connect before anything is made: a bad socket leaves nothing behind.
         let console = match (&self.console_socket, plan.terminal) {

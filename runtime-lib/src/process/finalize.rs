@@ -38,7 +38,12 @@ pub(super) fn drop_privileges(p: &ProcessView<'_>, ch: &Channel) -> Result<CStri
     // Nothing of ours may reach the container process (CVE-2024-21626).
     sys::cloexec_from(3 + p.preserve_fds).map_err(ctx("close_range"))?;
     // As root first (the user may lack search permission on a parent); again below.
-    let early_cwd = nix::unistd::chdir(p.cwd).is_ok();
+    // A cwd missing from the image is created, as runc does.
+    let mut early_cwd = nix::unistd::chdir(p.cwd);
+    if early_cwd == Err(nix::errno::Errno::ENOENT) && std::fs::create_dir_all(p.cwd).is_ok() {
+        early_cwd = nix::unistd::chdir(p.cwd);
+    }
+    let early_cwd = early_cwd.is_ok();
     if early_cwd {
         verify_cwd()?;
     }
@@ -123,7 +128,19 @@ pub(super) fn verify_cwd() -> Result<(), String> {
 fn find_executable(arg0: &str, env: &[String]) -> Result<CString, String> {
     let bad = |e: &dyn std::fmt::Display| format!("exec: {arg0:?}: {e}");
     if arg0.contains('/') {
-        return CString::new(arg0).map_err(|e| bad(&e));
+        // Fail at create, not at start, as runc does.
+        return match std::fs::metadata(arg0) {
+            Ok(m) if m.is_dir() => Err(bad(&"is a directory")),
+            Ok(_) => CString::new(arg0).map_err(|e| bad(&e)),
+            Err(e) => {
+                // runc's (Go's) spelling: "stat /x: no such file or directory".
+                let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
+                Err(format!(
+                    "exec: {arg0:?}: stat {arg0}: {}",
+                    errno.desc().to_lowercase()
+                ))
+            }
+        };
     }
     let path = env
         .iter()
