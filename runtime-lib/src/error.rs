@@ -44,6 +44,9 @@ pub enum Error {
     /// A hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// An invalid request (an exec flag or process.json field, with its name).
+    #[error("{0}")]
+    Invalid(String),
     /// The terminal could not be set up.
     #[error(transparent)]
     Tty(#[from] crate::tty::TtyError),

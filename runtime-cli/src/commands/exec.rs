@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(short = 't', long)]
     pub tty: bool,
     /// UID (format: <uid>[:<gid>]).
-    #[arg(short = 'u', long)]
+    #[arg(short = 'u', long, allow_hyphen_values = true)]
     pub user: Option<String>,
     /// Additional gids; repeatable.
     #[arg(short = 'g', long = "additional-gids", allow_hyphen_values = true)]

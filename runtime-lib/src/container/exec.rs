@@ -176,11 +176,7 @@ fn exec_process(base: &ExecBase, opts: &ExecOptions) -> crate::Result<Process> {
     }
     let mut p = base.process.clone().unwrap_or_default();
     if opts.args.is_empty() {
-        return Err(spec::SpecError::Invalid {
-            field: "args".into(),
-            reason: "process args cannot be empty".into(),
-        }
-        .into());
+        return Err(Error::Invalid("process args cannot be empty".into()));
     }
     p.set_args(Some(opts.args.clone()));
     if let Some(cwd) = &opts.cwd {
@@ -243,24 +239,13 @@ fn parse_cap(name: &str) -> crate::Result<Capability> {
     } else {
         format!("CAP_{up}")
     };
-    serde_json::from_value::<Capability>(serde_json::Value::String(full)).map_err(|_| {
-        spec::SpecError::Invalid {
-            field: "--cap".into(),
-            reason: format!("unknown capability {name:?}"),
-        }
-        .into()
-    })
+    serde_json::from_value::<Capability>(serde_json::Value::String(full))
+        .map_err(|_| Error::Invalid(format!("--cap: unknown capability {name:?}")))
 }
 
 /// Parsed `--cgroup` arguments: (controller or "" for every hierarchy, relative path).
 fn sub_cgroups(args: &[String]) -> crate::Result<Vec<(String, PathBuf)>> {
-    let bad = |a: &str, why: &str| -> Error {
-        spec::SpecError::Invalid {
-            field: "--cgroup".into(),
-            reason: format!("invalid --cgroup argument: {a}{why}"),
-        }
-        .into()
-    };
+    let bad = |a: &str, why: &str| Error::Invalid(format!("invalid --cgroup argument: {a}{why}"));
     let mut out: Vec<(String, PathBuf)> = Vec::new();
     for a in args {
         let (ctrls, path) = match a.split_once(':') {

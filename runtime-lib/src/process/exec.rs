@@ -125,11 +125,7 @@ pub struct ExecPlan {
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> crate::Error {
-    crate::spec::SpecError::Invalid {
-        field: field.into(),
-        reason: reason.into(),
-    }
-    .into()
+    crate::Error::Invalid(format!("{field}: {}", reason.into()))
 }
 
 impl ExecPlan {
