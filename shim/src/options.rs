@@ -1,0 +1,195 @@
+//! Runtime options: what containerd passes in `CreateTaskRequest.options`.
+//!
+//! * `containerd.runc.v1.Options` (the runc shim's, what `ctr` and the CRI plugin
+//!   send for runc-style runtimes): `Root`, `NoPivotRoot`, `NoNewKeyring`,
+//!   `SystemdCgroup` are honoured; `BinaryName` names a runc binary and is ignored
+//!   (husk runs in-process); the CRIU paths only matter to checkpoint, which is
+//!   refused anyway; `ShimCgroup` is refused.
+//! * `runtimeoptions.v1.Options` (what the CRI plugin sends for other runtime
+//!   types): accepted when empty; a `ConfigPath` is refused.
+//!
+//! Anything else is refused with NotImplemented. The options are saved in the
+//! bundle (`options.json`, the runc shim's format) so the `delete` cleanup finds
+//! the state root.
+
+use std::path::{Path, PathBuf};
+
+use containerd_shim::api::Options;
+use containerd_shim::protos::protobuf::well_known_types::any::Any;
+use containerd_shim::protos::protobuf::{CodedInputStream, Message};
+
+/// Default state root; the namespace is appended (as the runc shim's
+/// `/run/containerd/runc/<ns>`).
+pub const DEFAULT_ROOT: &str = "/run/containerd/husk";
+
+const RUNC_OPTIONS: &str = "containerd.runc.v1.Options";
+const CRI_OPTIONS: &str = "runtimeoptions.v1.Options";
+
+/// The options husk acts on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuntimeOptions {
+    /// State root (with the namespace).
+    pub root: PathBuf,
+    /// MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot_root: bool,
+    /// Keep the session keyring.
+    pub no_new_keyring: bool,
+    /// systemd cgroup driver.
+    pub systemd_cgroup: bool,
+    /// The runc-shaped options as received (saved in the bundle).
+    pub raw: Options,
+}
+
+/// Why options were refused.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unsupported(pub String);
+
+fn strip_prefix(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// The state root for `root` (empty: the default) in `namespace`.
+pub fn root_for(root: &str, namespace: &str) -> PathBuf {
+    let base = if root.is_empty() { DEFAULT_ROOT } else { root };
+    Path::new(base).join(namespace)
+}
+
+/// Decodes and checks the options of a create request.
+pub fn parse(any: Option<&Any>, namespace: &str) -> Result<RuntimeOptions, Unsupported> {
+    let raw = match any {
+        None => Options::default(),
+        Some(a) if a.type_url.is_empty() && a.value.is_empty() => Options::default(),
+        Some(a) => match strip_prefix(&a.type_url) {
+            RUNC_OPTIONS => Options::parse_from_bytes(&a.value)
+                .map_err(|e| Unsupported(format!("bad {RUNC_OPTIONS}: {e}")))?,
+            CRI_OPTIONS => {
+                let config_path = cri_config_path(&a.value)
+                    .map_err(|e| Unsupported(format!("bad {CRI_OPTIONS}: {e}")))?;
+                if !config_path.is_empty() {
+                    return Err(Unsupported(format!(
+                        "runtime option ConfigPath ({config_path}) is not supported by husk"
+                    )));
+                }
+                Options::default()
+            }
+            other => {
+                return Err(Unsupported(format!(
+                    "runtime options of type {other:?} are not supported by husk \
+                     (use {RUNC_OPTIONS})"
+                )))
+            }
+        },
+    };
+    if !raw.shim_cgroup.is_empty() {
+        return Err(Unsupported(format!(
+            "runtime option ShimCgroup ({}) is not supported by husk",
+            raw.shim_cgroup
+        )));
+    }
+    if !raw.binary_name.is_empty() {
+        log::info!(
+            "runtime option BinaryName={} ignored: husk runs in-process",
+            raw.binary_name
+        );
+    }
+    Ok(RuntimeOptions {
+        root: root_for(&raw.root, namespace),
+        no_pivot_root: raw.no_pivot_root,
+        no_new_keyring: raw.no_new_keyring,
+        systemd_cgroup: raw.systemd_cgroup,
+        raw,
+    })
+}
+
+/// Field 2 (`config_path`) of a `runtimeoptions.v1.Options`.
+fn cri_config_path(value: &[u8]) -> Result<String, String> {
+    let mut is = CodedInputStream::from_bytes(value);
+    let mut path = String::new();
+    while let Some(tag) = is.read_raw_tag_or_eof().map_err(|e| e.to_string())? {
+        let (field, wire) = (tag >> 3, tag & 7);
+        match (field, wire) {
+            (2, 2) => path = is.read_string().map_err(|e| e.to_string())?,
+            (_, 2) => {
+                is.read_bytes().map_err(|e| e.to_string())?;
+            }
+            (_, 0) => {
+                is.read_uint64().map_err(|e| e.to_string())?;
+            }
+            (_, 1) => {
+                is.read_fixed64().map_err(|e| e.to_string())?;
+            }
+            (_, 5) => {
+                is.read_fixed32().map_err(|e| e.to_string())?;
+            }
+            _ => return Err(format!("unexpected wire type {wire}")),
+        }
+    }
+    Ok(path)
+}
+
+/// Saves the options in the bundle for the `delete` cleanup.
+pub fn save(bundle: &str, o: &RuntimeOptions) {
+    if let Err(e) = containerd_shim::util::write_options(bundle, &o.raw) {
+        log::warn!("save options.json in {bundle}: {e}");
+    }
+}
+
+/// The state root for a bundle (from its saved options; the default otherwise).
+pub fn root_of_bundle(bundle: &Path, namespace: &str) -> PathBuf {
+    let root = containerd_shim::util::read_options(bundle)
+        .map(|o| o.root)
+        .unwrap_or_default();
+    root_for(&root, namespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn any(url: &str, value: Vec<u8>) -> Any {
+        Any {
+            type_url: url.into(),
+            value,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn runc_options_are_honoured() {
+        let o = Options {
+            root: "/run/x".into(),
+            systemd_cgroup: true,
+            binary_name: "runc".into(),
+            ..Default::default()
+        };
+        let a = any(RUNC_OPTIONS, o.write_to_bytes().unwrap());
+        let r = parse(Some(&a), "k8s.io").unwrap();
+        assert_eq!(r.root, PathBuf::from("/run/x/k8s.io"));
+        assert!(r.systemd_cgroup);
+        assert_eq!(
+            parse(None, "default").unwrap().root,
+            PathBuf::from("/run/containerd/husk/default")
+        );
+        let typed = any(&format!("type.googleapis.com/{RUNC_OPTIONS}"), vec![]);
+        assert!(parse(Some(&typed), "n").is_ok());
+    }
+
+    #[test]
+    fn unsupported_options_are_refused() {
+        let o = Options {
+            shim_cgroup: "/x".into(),
+            ..Default::default()
+        };
+        let a = any(RUNC_OPTIONS, o.write_to_bytes().unwrap());
+        assert!(parse(Some(&a), "n").unwrap_err().0.contains("ShimCgroup"));
+        assert!(parse(Some(&any("foo.Options", vec![])), "n").is_err());
+        // runtimeoptions.v1.Options { type_url: "x", config_path: "/etc/h.toml" }
+        let mut v = vec![0x0a, 1, b'x', 0x12, 11];
+        v.extend_from_slice(b"/etc/h.toml");
+        assert!(parse(Some(&any(CRI_OPTIONS, v)), "n")
+            .unwrap_err()
+            .0
+            .contains("ConfigPath"));
+        assert!(parse(Some(&any(CRI_OPTIONS, vec![0x0a, 1, b'x'])), "n").is_ok());
+    }
+}

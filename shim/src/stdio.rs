@@ -1,0 +1,538 @@
+//! A process's stdio as containerd asks for it.
+//!
+//! * fifos (a plain path or `fifo://`, containerd's default): stdout and stderr are
+//!   opened in the shim and given to the process as they are, so the process writes
+//!   straight into them and nothing is copied (nothing can be lost at exit). The
+//!   shim keeps a read end of each open so a reader that goes away (a detached
+//!   `ctr`) makes the process block instead of dying of SIGPIPE, as the runc shim
+//!   does. stdin goes through a pipe fed by a copier thread: the process sees EOF
+//!   when the last writer of the fifo closes it, or at `CloseIO`.
+//! * `binary://path?k=v`: a logging binary started with the process's stdout and
+//!   stderr pipes at fds 3 and 4 and a ready pipe at fd 5 (closed when it is
+//!   ready), environment `CONTAINER_ID` and `CONTAINER_NAMESPACE` only.
+//! * `file:///path`: stdout and stderr appended to the file.
+//! * terminal: the pty master arrives on a console socket; copier threads move
+//!   stdin into it and its output into the stdout fifo. The output copier is
+//!   drained before the exit is reported.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::Mode;
+
+use crate::helper::{self, ChildStdio, ConsoleListener};
+
+/// The stdio paths of one process, as given by containerd.
+#[derive(Debug, Clone, Default)]
+pub struct Paths {
+    /// stdin (empty: none).
+    pub stdin: String,
+    /// stdout (empty: none).
+    pub stdout: String,
+    /// stderr (empty: none).
+    pub stderr: String,
+    /// Whether the process has a terminal.
+    pub terminal: bool,
+}
+
+/// What a stdout/stderr string names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Nothing: /dev/null.
+    Null,
+    /// A fifo made by containerd.
+    Fifo(String),
+    /// A logging binary with its arguments.
+    Binary {
+        /// The binary.
+        path: String,
+        /// `k v` pairs from the query.
+        args: Vec<String>,
+    },
+    /// A file appended to.
+    File(String),
+}
+
+/// Decodes `%XX` escapes (and `+` as a space in a query, as Go's url package).
+fn percent_decode(s: &str, query: bool) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if query && b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses containerd's stdio string (a path, or a `scheme://` URI).
+pub fn parse_target(s: &str) -> Result<Target, String> {
+    if s.is_empty() {
+        return Ok(Target::Null);
+    }
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return Ok(Target::Fifo(s.to_string()));
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (rest, ""),
+    };
+    // `scheme://host/path`: containerd uses an empty host.
+    let path = percent_decode(path, false);
+    match scheme {
+        "fifo" => Ok(Target::Fifo(path)),
+        "file" => Ok(Target::File(path)),
+        "binary" => {
+            let mut args = Vec::new();
+            for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                args.push(percent_decode(k, true));
+                if !v.is_empty() {
+                    args.push(percent_decode(v, true));
+                }
+            }
+            Ok(Target::Binary { path, args })
+        }
+        other => Err(format!("unsupported stdio scheme {other:?} in {s:?}")),
+    }
+}
+
+fn set_nonblock(fd: BorrowedFd<'_>, on: bool) -> nix::Result<()> {
+    let fl = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    let fl = if on {
+        fl | OFlag::O_NONBLOCK
+    } else {
+        fl - OFlag::O_NONBLOCK
+    };
+    fcntl(fd, FcntlArg::F_SETFL(fl))?;
+    Ok(())
+}
+
+fn open_null(write: bool) -> Result<OwnedFd, String> {
+    let fl = if write {
+        OFlag::O_WRONLY
+    } else {
+        OFlag::O_RDONLY
+    };
+    open("/dev/null", fl | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| format!("/dev/null: {e}"))
+}
+
+/// Opens a fifo for writing without blocking: a read end first (kept by the shim so
+/// the writer never gets EPIPE), then the write end, switched to blocking.
+fn open_fifo_writer(path: &str) -> Result<(OwnedFd, OwnedFd), String> {
+    let keep = open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("open fifo {path}: {e}"))?;
+    let w = open(
+        path,
+        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("open fifo {path} for writing: {e}"))?;
+    set_nonblock(w.as_fd(), false).map_err(|e| format!("fifo {path}: {e}"))?;
+    Ok((w, keep))
+}
+
+fn open_file_append(path: &str) -> Result<OwnedFd, String> {
+    if let Some(dir) = Path::new(path).parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    }
+    open(
+        path,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )
+    .map_err(|e| format!("open {path}: {e}"))
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
+}
+
+/// A copier thread and the way to stop it.
+#[derive(Debug)]
+struct Copier {
+    cancel: Option<OwnedFd>,
+    done: mpsc::Receiver<()>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Copier {
+    /// Copies `src` to `dst` until EOF, an error, or cancel. Both fds are switched to
+    /// non-blocking (their open file descriptions are the shim's own).
+    fn spawn(name: &str, src: OwnedFd, dst: Dst) -> Result<Copier, String> {
+        let (cancel_r, cancel_w) = pipe()?;
+        let (tx, rx) = mpsc::channel();
+        set_nonblock(src.as_fd(), true).map_err(|e| format!("{name}: {e}"))?;
+        set_nonblock(dst.fd().as_fd(), true).map_err(|e| format!("{name}: {e}"))?;
+        let handle = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                copy_loop(src.as_fd(), dst.fd().as_fd(), cancel_r.as_fd());
+                drop(dst);
+                let _ = tx.send(());
+            })
+            .map_err(|e| format!("spawn {name}: {e}"))?;
+        Ok(Copier {
+            cancel: Some(cancel_w),
+            done: rx,
+            handle: Some(handle),
+        })
+    }
+
+    /// Waits up to `t` for the copier to end by itself; true when it did.
+    fn wait(&self, t: Duration) -> bool {
+        !matches!(
+            self.done.recv_timeout(t),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        )
+    }
+
+    fn stop(&mut self) {
+        self.cancel = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Copier {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A copier's destination: owned (closed at EOF: stdin pipes) or shared (the pty
+/// master, which outlives stdin).
+#[derive(Debug)]
+enum Dst {
+    Owned(OwnedFd),
+    Shared(std::sync::Arc<OwnedFd>),
+}
+
+impl Dst {
+    fn fd(&self) -> &OwnedFd {
+        match self {
+            Dst::Owned(f) => f,
+            Dst::Shared(f) => f,
+        }
+    }
+}
+
+/// Waits for `fd` to be ready for `ev` or for `cancel`; false when cancelled.
+fn wait_ready(fd: BorrowedFd<'_>, ev: PollFlags, cancel: BorrowedFd<'_>) -> Option<PollFlags> {
+    loop {
+        let mut fds = [PollFd::new(fd, ev), PollFd::new(cancel, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            return None;
+        }
+        if let Some(r) = fds[0].revents() {
+            if !r.is_empty() {
+                return Some(r);
+            }
+        }
+    }
+}
+
+fn copy_loop(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, cancel: BorrowedFd<'_>) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let Some(rev) = wait_ready(src, PollFlags::POLLIN, cancel) else {
+            return;
+        };
+        let n = match nix::unistd::read(src, &mut buf) {
+            Ok(0) => {
+                // No writer now. Only the end when one came and went (POLLHUP):
+                // a fifo reports neither before its first writer.
+                if rev.contains(PollFlags::POLLHUP) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            Ok(n) => n,
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return, // EIO: the pty's other side is closed
+        };
+        let mut off = 0;
+        while off < n {
+            match nix::unistd::write(dst, &buf[off..n]) {
+                Ok(w) => off += w,
+                Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {
+                    if wait_ready(dst, PollFlags::POLLOUT, cancel).is_none() {
+                        return;
+                    }
+                }
+                Err(_) => return, // EPIPE: the reader is gone
+            }
+        }
+    }
+}
+
+/// What the shim keeps for a process's stdio until the process is deleted.
+#[derive(Debug, Default)]
+pub struct ProcessIo {
+    stdin: Option<Copier>,
+    output: Option<Copier>,
+    keep: Vec<OwnedFd>,
+    master: Option<std::sync::Arc<OwnedFd>>,
+    paths: Paths,
+}
+
+/// Stdio made ready for a new process: the fds the helper gives it, what the shim
+/// keeps, and the console socket for a terminal.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The process's 0/1/2 (all /dev/null with a terminal).
+    pub child: ChildStdio,
+    /// The shim's side.
+    pub io: ProcessIo,
+    /// Where the pty master will arrive.
+    pub console: Option<ConsoleListener>,
+}
+
+/// Opens everything for a new process's stdio. `on_spawn` is told about a logging
+/// binary's pid.
+pub fn prepare(
+    paths: &Paths,
+    container_id: &str,
+    namespace: &str,
+    on_spawn: &dyn Fn(i32),
+) -> Result<Prepared, String> {
+    let mut io = ProcessIo {
+        paths: paths.clone(),
+        ..Default::default()
+    };
+    if paths.terminal {
+        let console = ConsoleListener::new().map_err(|e| format!("console socket: {e}"))?;
+        return Ok(Prepared {
+            child: ChildStdio {
+                stdin: open_null(false)?,
+                stdout: open_null(true)?,
+                stderr: open_null(true)?,
+            },
+            io,
+            console: Some(console),
+        });
+    }
+    // stdin: a pipe fed from the fifo.
+    let stdin = if paths.stdin.is_empty() {
+        open_null(false)?
+    } else {
+        let fifo = open(
+            paths.stdin.as_str(),
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| format!("open stdin fifo {}: {e}", paths.stdin))?;
+        let (r, w) = pipe()?;
+        io.stdin = Some(Copier::spawn("stdin-copy", fifo, Dst::Owned(w))?);
+        r
+    };
+    let out_t = parse_target(&paths.stdout)?;
+    let err_t = parse_target(&paths.stderr)?;
+    let (stdout, stderr) = match (&out_t, &err_t) {
+        (Target::Binary { path, args }, _) | (_, Target::Binary { path, args }) => {
+            start_logger(path, args, container_id, namespace, on_spawn)?
+        }
+        (Target::File(p), _) | (_, Target::File(p)) => {
+            let f = open_file_append(p)?;
+            let f2 = f.try_clone().map_err(|e| format!("dup: {e}"))?;
+            (f, f2)
+        }
+        _ => {
+            let mut one = |t: &Target| -> Result<OwnedFd, String> {
+                match t {
+                    Target::Fifo(p) => {
+                        let (w, keep) = open_fifo_writer(p)?;
+                        io.keep.push(keep);
+                        Ok(w)
+                    }
+                    _ => open_null(true),
+                }
+            };
+            if out_t == err_t && out_t != Target::Null {
+                let o = one(&out_t)?;
+                let e = o.try_clone().map_err(|e| format!("dup: {e}"))?;
+                (o, e)
+            } else {
+                (one(&out_t)?, one(&err_t)?)
+            }
+        }
+    };
+    Ok(Prepared {
+        child: ChildStdio {
+            stdin,
+            stdout,
+            stderr,
+        },
+        io,
+        console: None,
+    })
+}
+
+/// Starts a `binary://` logging binary; returns the process's stdout and stderr.
+fn start_logger(
+    path: &str,
+    args: &[String],
+    container_id: &str,
+    namespace: &str,
+    on_spawn: &dyn Fn(i32),
+) -> Result<(OwnedFd, OwnedFd), String> {
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (ready_r, ready_w) = pipe()?;
+    let fds = [out_r.as_raw_fd(), err_r.as_raw_fd(), ready_w.as_raw_fd()];
+    let req = helper::Request::Logger {
+        binary: path.to_string(),
+        args: args.to_vec(),
+        env: vec![
+            format!("CONTAINER_ID={container_id}"),
+            format!("CONTAINER_NAMESPACE={namespace}"),
+        ],
+        fds,
+    };
+    let null = ChildStdio::null().map_err(|e| format!("/dev/null: {e}"))?;
+    let resp = helper::call(&req, null, &fds, on_spawn)?;
+    if let Some(e) = resp.error {
+        return Err(e);
+    }
+    drop((out_r, err_r, ready_w));
+    // The binary closes fd 5 when it is ready.
+    let mut fds = [PollFd::new(ready_r.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(10_000u16)) {
+        Ok(0) => return Err(format!("logging binary {path} did not get ready in 10s")),
+        Ok(_) => {}
+        Err(e) => return Err(format!("wait for logging binary: {e}")),
+    }
+    Ok((out_w, err_w))
+}
+
+impl ProcessIo {
+    /// With a terminal: takes the pty master and starts copying stdin into it and
+    /// its output to the stdout fifo.
+    pub fn attach_master(&mut self, master: OwnedFd) -> Result<(), String> {
+        let master = std::sync::Arc::new(master);
+        if !self.paths.stdin.is_empty() {
+            let fifo = open(
+                self.paths.stdin.as_str(),
+                OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| format!("open stdin fifo {}: {e}", self.paths.stdin))?;
+            self.stdin = Some(Copier::spawn("tty-in", fifo, Dst::Shared(master.clone()))?);
+        }
+        match parse_target(&self.paths.stdout)? {
+            Target::Fifo(p) => {
+                let (w, keep) = open_fifo_writer(&p)?;
+                self.keep.push(keep);
+                let src = master
+                    .try_clone()
+                    .map_err(|e| format!("dup pty master: {e}"))?;
+                self.output = Some(Copier::spawn("tty-out", src, Dst::Owned(w))?);
+            }
+            Target::File(p) => {
+                let w = open_file_append(&p)?;
+                let src = master
+                    .try_clone()
+                    .map_err(|e| format!("dup pty master: {e}"))?;
+                self.output = Some(Copier::spawn("tty-out", src, Dst::Owned(w))?);
+            }
+            Target::Null => {}
+            Target::Binary { .. } => {
+                return Err("binary:// logging with a terminal is not supported".into())
+            }
+        }
+        self.master = Some(master);
+        Ok(())
+    }
+
+    /// `CloseIO(stdin)`: the process sees EOF on stdin.
+    pub fn close_stdin(&mut self) {
+        if let Some(mut c) = self.stdin.take() {
+            c.stop();
+        }
+    }
+
+    /// After the process exited: lets the terminal's output copier drain what is
+    /// left (it ends when the pty's other side is closed by everyone), up to `t`.
+    pub fn drain(&mut self, t: Duration) {
+        if let Some(c) = &self.output {
+            if !c.wait(t) {
+                log::warn!("terminal output still open {t:?} after exit; stop copying");
+            }
+        }
+        self.output = None;
+        self.close_stdin();
+    }
+
+    /// Sets the terminal's size (no terminal: nothing to do).
+    pub fn resize(&self, width: u32, height: u32) -> Result<(), String> {
+        let Some(m) = &self.master else { return Ok(()) };
+        let ws = libc::winsize {
+            ws_row: height.min(u16::MAX as u32) as u16,
+            ws_col: width.min(u16::MAX as u32) as u16,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize from the pointer we pass.
+        let r = unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        if r < 0 {
+            return Err(format!("resize pty: {}", std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_like_containerd() {
+        assert_eq!(parse_target("").unwrap(), Target::Null);
+        assert_eq!(
+            parse_target("/run/x/c-stdout").unwrap(),
+            Target::Fifo("/run/x/c-stdout".into())
+        );
+        assert_eq!(
+            parse_target("fifo:///run/x/f").unwrap(),
+            Target::Fifo("/run/x/f".into())
+        );
+        assert_eq!(
+            parse_target("file:///var/log/a%20b.log").unwrap(),
+            Target::File("/var/log/a b.log".into())
+        );
+        assert_eq!(
+            parse_target("binary:///usr/bin/logger?id=7&verbose").unwrap(),
+            Target::Binary {
+                path: "/usr/bin/logger".into(),
+                args: vec!["id".into(), "7".into(), "verbose".into()],
+            }
+        );
+        assert!(parse_target("http://x/y").is_err());
+    }
+}
