@@ -12,9 +12,9 @@ use std::path::PathBuf;
 /// inspecting or removing a container's cgroup.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    /// `--systemd-cgroup` was asked for; only the cgroupfs driver exists.
-    #[error("systemd cgroup driver not supported yet")]
-    SystemdNotSupported,
+    /// The systemd driver (`--systemd-cgroup`) failed.
+    #[error(transparent)]
+    Systemd(#[from] super::systemd::SystemdError),
 
     /// Neither a cgroup v1 nor a cgroup v2 hierarchy is mounted.
     #[error("no cgroup hierarchy is mounted (nothing of type cgroup or cgroup2 in {mountinfo})")]

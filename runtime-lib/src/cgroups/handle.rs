@@ -45,6 +45,9 @@ pub struct CgroupHandle {
     /// `create` takes `&self`.
     #[serde(default)]
     pub(super) created: Mutex<Vec<PathBuf>>,
+    /// With the systemd driver: the unit holding the cgroup (see `systemd/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) systemd: Option<super::systemd::SystemdUnit>,
 }
 
 impl Clone for CgroupHandle {
@@ -53,6 +56,7 @@ impl Clone for CgroupHandle {
             mode: self.mode,
             dirs: self.dirs.clone(),
             created: Mutex::new(self.created_dirs().clone()),
+            systemd: self.systemd.clone(),
         }
     }
 }
@@ -62,6 +66,7 @@ impl PartialEq for CgroupHandle {
         self.mode == other.mode
             && self.dirs == other.dirs
             && *self.created_dirs() == *other.created_dirs()
+            && self.systemd == other.systemd
     }
 }
 
@@ -70,14 +75,15 @@ impl CgroupHandle {
     /// (`None` = runc's default `<caller's own cgroup>/<id>`; relative =
     /// joined to the caller's own cgroup; absolute = from the hierarchy
     /// root), the id, and the host layout (v1 / v2 / hybrid detected from
-    /// `/proc/self/mountinfo`). Nothing is created.
+    /// `/proc/self/mountinfo`). Nothing is created. With `systemd`, the
+    /// path is `slice:prefix:name` and names a transient scope (`systemd/`).
     pub fn resolve(
         cgroups_path: Option<&str>,
         id: &str,
         systemd: bool,
     ) -> Result<Self, CgroupError> {
         if systemd {
-            return Err(CgroupError::SystemdNotSupported);
+            return Self::resolve_systemd(cgroups_path, id);
         }
         let layout = HostLayout::detect()?;
         let text = fsio::read_string(Path::new(PROC_SELF_CGROUP))?;
@@ -113,6 +119,7 @@ impl CgroupHandle {
             mode: layout.mode,
             dirs,
             created: Mutex::new(Vec::new()),
+            systemd: None,
         })
     }
 
@@ -187,8 +194,17 @@ impl CgroupHandle {
         }
     }
 
-    /// Move `pid` into the container's cgroup in every hierarchy.
+    /// Move `pid` into the container's cgroup in every hierarchy. With the
+    /// systemd driver the first pid (the init) starts the scope.
     pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        if let Some(done) = self.systemd_add_pid(pid) {
+            return done;
+        }
+        self.add_pid_fs(pid)
+    }
+
+    /// [`CgroupHandle::add_pid`] through cgroupfs only.
+    pub(super) fn add_pid_fs(&self, pid: i32) -> Result<(), CgroupError> {
         for d in &self.dirs {
             let path = d.path.join("cgroup.procs");
             let mut attempt = 0;
@@ -342,13 +358,12 @@ mod tests {
     }
 
     #[test]
-    fn systemd_driver_is_refused() {
-        let e = CgroupHandle::resolve(None, "x", true)
+    fn systemd_driver_refuses_a_cgroupfs_path() {
+        let e = CgroupHandle::resolve(Some("/a/b"), "x", true)
             .err()
             .map(|e| e.to_string());
-        assert_eq!(
-            e.unwrap_or_default(),
-            "systemd cgroup driver not supported yet"
-        );
+        assert!(e
+            .unwrap_or_default()
+            .contains("expected \"slice:prefix:name\""));
     }
 }

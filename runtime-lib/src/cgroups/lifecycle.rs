@@ -26,8 +26,18 @@ impl CgroupHandle {
     /// cpuset hierarchy gets `cpuset.cpus`/`cpuset.mems` from its parent if
     /// empty (tasks cannot join an empty cpuset); on v2, each parent enables
     /// the controllers it has for its children, best effort as runc does.
-    /// On failure, what this call made is removed again.
+    /// On failure, what this call made is removed again. With the systemd
+    /// driver this only checks that systemd is reachable: systemd makes the
+    /// scope when the init's pid is added.
     pub fn create(&self) -> Result<(), CgroupError> {
+        if let Some(done) = self.systemd_create() {
+            return done;
+        }
+        self.create_fs()
+    }
+
+    /// [`CgroupHandle::create`] through cgroupfs only.
+    pub(super) fn create_fs(&self) -> Result<(), CgroupError> {
         let mut made = Vec::new();
         match self.create_all(&mut made) {
             Ok(()) => {
@@ -91,9 +101,15 @@ impl CgroupHandle {
     /// directories `create` made, deepest first, with any sub-cgroups the
     /// container made inside its own. Idempotent: missing directories are
     /// fine. A parent `create` made that now holds someone else's cgroup is
-    /// left in place.
+    /// left in place. With the systemd driver the scope is stopped between
+    /// the kill and the removal, and one this handle did not start is left
+    /// alone.
     pub fn destroy(&self) -> Result<(), CgroupError> {
+        if self.systemd_unit_not_ours() {
+            return Ok(());
+        }
         self.kill_until_empty()?;
+        self.systemd_stop()?;
         let created = self.created_dirs().clone();
         for dir in created.iter().rev() {
             let is_leaf = self.dirs.iter().any(|d| &d.path == dir);

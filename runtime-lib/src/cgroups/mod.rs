@@ -20,11 +20,10 @@
 //! - `freezer.rs`: pause, resume, kill --all.
 //! - `stats/`: runc-shaped statistics.
 //! - `fsio.rs`, `error.rs`: file helpers and the error type.
+//! - `systemd/`: the systemd driver (`--systemd-cgroup`): a transient
+//!   scope over D-Bus, the rest through the code above.
 //! - `devices_bpf/`: the v2 device filter, an eBPF program generated from
 //!   the device rules and attached to the cgroup.
-//!
-//! Not here yet: the systemd driver (refused with
-//! [`CgroupError::SystemdNotSupported`]).
 
 mod apply;
 pub mod devices_bpf;
@@ -39,6 +38,7 @@ mod path;
 pub mod plan;
 mod resources;
 mod stats;
+mod systemd;
 
 pub use error::CgroupError;
 pub use handle::{CgroupDir, CgroupHandle};
@@ -49,3 +49,4 @@ pub use stats::{
     page_size_name, Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats,
     Throttling,
 };
+pub use systemd::{SystemdError, SystemdUnit};

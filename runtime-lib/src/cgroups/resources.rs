@@ -91,10 +91,20 @@ impl CgroupHandle {
         plan::device_filter(r, &self.plan_host(r))
     }
 
-    /// Apply every field of `r` (create and `update` alike). On v2, device
+    /// Apply every field of `r` (create and `update` alike). With the
+    /// systemd driver the fields systemd has properties for are set on the
+    /// unit first (before the scope exists they are kept for its start).
+    pub fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        if let Some(done) = self.systemd_apply(r) {
+            return done;
+        }
+        self.apply_fs(r)
+    }
+
+    /// Through cgroupfs only: apply every field of `r`. On v2, device
     /// rules are enforced by an eBPF program attached to the cgroup (it
     /// replaces the one an earlier `apply` attached); the file writes follow.
-    pub fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+    pub(super) fn apply_fs(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         let host = self.plan_host(r);
         let writes = plan::plan(r, &host)?;
         if let Some(filter) = plan::device_filter(r, &host)? {

@@ -1,0 +1,572 @@
+//! The systemd cgroup driver (`--systemd-cgroup`): systemd creates the
+//! container's cgroup as a transient scope and owns it; husk asks it to over
+//! D-Bus and does the rest through the cgroupfs code, like runc.
+//!
+//! **Naming** (`name.rs`, runc's rules): `linux.cgroupsPath` is
+//! `slice:prefix:name` and the unit is `<prefix>-<name>.scope` in `slice`
+//! (empty: `system.slice`); no cgroupsPath means `:husk:<id>`. The scope's
+//! cgroup is `<expanded slice>/<unit>` from every hierarchy's root
+//! (`a-b.slice` expands to `/a.slice/a-b.slice`). The handle gets the usual
+//! [`CgroupDir`]s for that path, so pause/resume, kill --all, ps, stats,
+//! exec and the cgroup mounts work on it unchanged, and it is stored in
+//! state.json with a `systemd` member naming the unit.
+//!
+//! **Lifecycle**, mapped onto the handle's calls during `create`:
+//! 1. `create` (before the init is cloned): only checks that systemd runs
+//!    and a bus is reachable, so a host without systemd fails with a clear
+//!    error before anything is made.
+//! 2. `apply` (before the clone): the scope does not exist yet; the
+//!    resources are checked (conversion errors surface now) and kept.
+//! 3. `add_pid(init)` (after the clone, in the parent): `StartTransientUnit`
+//!    with `PIDs=[init]`, `Delegate=true`, `Slice=`, `Description=`,
+//!    `DefaultDependencies=false`, accounting on, and the resources systemd
+//!    has properties for (`props.rs`); wait for the job's `JobRemoved`
+//!    (systemd has moved the pid then; checked in `/proc/<pid>/cgroup`).
+//!    An existing unit of that name is reset (a failed leftover) and tried
+//!    once more, then refused. Then the cgroupfs code makes what systemd did
+//!    not (v1 hierarchies systemd does not manage, v2 parents' controllers),
+//!    joins the pid there and writes every resource to the scope's files.
+//! 4. Later `apply`s (`update`): `SetUnitProperties(runtime)`, then the
+//!    files. Later `add_pid`s (`exec`) write `cgroup.procs` of the scope, as
+//!    runc does (the scope is delegated).
+//! 5. `destroy`: kill what is left, `StopUnit` (wait for the job),
+//!    `ResetFailedUnit`, then remove what the cgroupfs code made. A scope
+//!    this handle did not start is not touched at all: after a `UnitExists`
+//!    failure its directories are the other container's.
+//!
+//! **Threads.** The D-Bus calls run in a forked helper process
+//! (`helper.rs`), never in the runtime: zbus's blocking API starts threads
+//! (its connection executor and async-io's global reactor, which never
+//! exits), and the runtime must stay single-threaded (inits are cloned from
+//! it; `husk run` blocks the signals it forwards only after `create`). The
+//! helper is forked after the init's clone, so even its short life overlaps
+//! no clone.
+//!
+//! Not done: `org.systemd.property.*` annotations, device rules as
+//! `DeviceAllow=` (the cgroupfs device code applies them to the scope), a
+//! `.slice` name (runc's kubelet case), rootless (user manager), and
+//! systemd's private socket when no bus daemon runs (see `bus.rs`).
+
+mod bus;
+mod helper;
+mod name;
+mod props;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::error::CgroupError;
+use super::handle::{CgroupDir, CgroupHandle};
+use super::layout::{CgroupMode, HostLayout};
+use super::path;
+
+pub use name::ScopeName;
+
+/// Starting the scope: systemd's job, plus connecting.
+const START_TIMEOUT: Duration = Duration::from_secs(40);
+/// Stopping it or setting properties.
+const CALL_TIMEOUT: Duration = Duration::from_secs(40);
+/// How long the pid may take to show up in the scope after the job is done.
+const MOVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The directory that exists when systemd is the init (`sd_booted(3)`).
+const SYSTEMD_RUNTIME_DIR: &str = "/run/systemd/system";
+/// The note the helper sends once the unit exists.
+const STARTED: &str = "started";
+
+/// What went wrong in the systemd driver.
+#[derive(Debug, thiserror::Error)]
+pub enum SystemdError {
+    /// `linux.cgroupsPath` is not a usable `slice:prefix:name`.
+    #[error("linux.cgroupsPath {path:?}: {reason}")]
+    BadPath {
+        /// The value (or the part of it) refused.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// systemd does not run here, or no bus to it is reachable.
+    #[error("systemd cgroup driver: {0}")]
+    Unavailable(String),
+    /// A call to systemd failed.
+    #[error("systemd cgroup driver: {op} {unit}: {reason}")]
+    Call {
+        /// What was asked: `start`, `stop`, `set properties of`.
+        op: &'static str,
+        /// The unit.
+        unit: String,
+        /// systemd's (or the bus's) answer.
+        reason: String,
+    },
+}
+
+/// The systemd side of a [`CgroupHandle`]: which unit holds the container.
+/// Serialized into state.json with the handle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SystemdUnit {
+    /// The scope, e.g. `husk-c1.scope`.
+    pub unit: String,
+    /// Its parent slice, e.g. `system.slice`.
+    pub slice: String,
+    /// The `name` part of cgroupsPath (the description says it).
+    pub name: String,
+    /// Whether this handle started the unit (so `destroy` may stop it).
+    /// Shared by clones: the create path's undo copy is taken before the
+    /// start and must see it.
+    #[serde(serialize_with = "ser_flag", deserialize_with = "de_flag")]
+    started: Arc<AtomicBool>,
+    /// The resources `apply` got before the scope existed.
+    #[serde(skip)]
+    pending: Arc<Mutex<Option<LinuxResources>>>,
+}
+
+impl PartialEq for SystemdUnit {
+    fn eq(&self, other: &Self) -> bool {
+        self.unit == other.unit
+            && self.slice == other.slice
+            && self.name == other.name
+            && self.started() == other.started()
+    }
+}
+
+fn ser_flag<S: Serializer>(f: &Arc<AtomicBool>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(f.load(Ordering::SeqCst))
+}
+
+fn de_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<AtomicBool>, D::Error> {
+    Ok(Arc::new(AtomicBool::new(bool::deserialize(d)?)))
+}
+
+impl SystemdUnit {
+    fn new(scope: &ScopeName) -> Self {
+        SystemdUnit {
+            unit: scope.unit.clone(),
+            slice: scope.slice.clone(),
+            name: scope.name.clone(),
+            started: Arc::new(AtomicBool::new(false)),
+            pending: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Whether this handle started the unit.
+    pub fn started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    fn scope(&self) -> ScopeName {
+        ScopeName {
+            slice: self.slice.clone(),
+            unit: self.unit.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    fn call_err(&self, op: &'static str, reason: String) -> CgroupError {
+        SystemdError::Call {
+            op,
+            unit: self.unit.clone(),
+            reason,
+        }
+        .into()
+    }
+}
+
+impl CgroupHandle {
+    /// [`CgroupHandle::resolve`] for the systemd driver: the scope's
+    /// directories in every hierarchy of this host. Nothing is created.
+    pub(super) fn resolve_systemd(
+        cgroups_path: Option<&str>,
+        id: &str,
+    ) -> Result<Self, CgroupError> {
+        Self::from_layout_systemd(&HostLayout::detect()?, cgroups_path, id)
+    }
+
+    /// The pure part of [`CgroupHandle::resolve_systemd`].
+    pub fn from_layout_systemd(
+        layout: &HostLayout,
+        cgroups_path: Option<&str>,
+        id: &str,
+    ) -> Result<Self, CgroupError> {
+        let scope = name::parse(cgroups_path, id)?;
+        let cgroup = scope.cgroup_path()?;
+        let dirs = layout
+            .hierarchies
+            .iter()
+            .map(|h| {
+                Ok(CgroupDir {
+                    version: h.version,
+                    controllers: h.controllers.clone(),
+                    mount_point: h.mount_point.clone(),
+                    path: path::host_dir(h, &cgroup)?,
+                })
+            })
+            .collect::<Result<Vec<_>, CgroupError>>()?;
+        Ok(CgroupHandle {
+            mode: layout.mode,
+            dirs,
+            created: Mutex::new(Vec::new()),
+            systemd: Some(SystemdUnit::new(&scope)),
+        })
+    }
+
+    /// The systemd unit holding the container, with the systemd driver.
+    pub fn systemd_unit(&self) -> Option<&SystemdUnit> {
+        self.systemd.as_ref()
+    }
+
+    /// The systemd part of `create`: `None` to go on with the cgroupfs code.
+    pub(super) fn systemd_create(&self) -> Option<Result<(), CgroupError>> {
+        self.systemd.as_ref().filter(|sd| !sd.started())?;
+        Some(preflight())
+    }
+
+    /// The systemd part of `apply`: `None` to go on with the cgroupfs code.
+    pub(super) fn systemd_apply(&self, r: &LinuxResources) -> Option<Result<(), CgroupError>> {
+        let sd = self.systemd.as_ref()?;
+        let v2 = self.mode == CgroupMode::V2;
+        if !sd.started() {
+            // Check the conversions now, before the init exists.
+            let checked = props::resource_properties(r, v2, u32::MAX).map(|_| {
+                *sd.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(r.clone());
+            });
+            return Some(checked);
+        }
+        Some(self.systemd_update(sd, r, v2))
+    }
+
+    fn systemd_update(
+        &self,
+        sd: &SystemdUnit,
+        r: &LinuxResources,
+        v2: bool,
+    ) -> Result<(), CgroupError> {
+        let (_, fs) = props::resource_properties(r, v2, u32::MAX)?;
+        let unit = sd.unit.clone();
+        let answer = helper::run(CALL_TIMEOUT, |_| {
+            let bus = bus::Bus::connect()?;
+            let (p, _) =
+                props::resource_properties(r, v2, bus.version()).map_err(|e| e.to_string())?;
+            bus.set_unit_properties(&unit, &p)
+        });
+        answer
+            .result
+            .map_err(|e| sd.call_err("set properties of", e))?;
+        self.apply_fs(&fs)
+    }
+
+    /// The systemd part of `add_pid`: the first pid (the init) starts the
+    /// scope; `None` to go on with the cgroupfs code (later pids, `exec`).
+    pub(super) fn systemd_add_pid(&self, pid: i32) -> Option<Result<(), CgroupError>> {
+        let sd = self.systemd.as_ref().filter(|sd| !sd.started())?;
+        Some(self.start_scope(sd, pid))
+    }
+
+    fn start_scope(&self, sd: &SystemdUnit, pid: i32) -> Result<(), CgroupError> {
+        let v2 = self.mode == CgroupMode::V2;
+        let pending = sd.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let resources = pending.clone().unwrap_or_default();
+        let (_, fs) = props::resource_properties(&resources, v2, u32::MAX)?;
+        let scope = sd.scope();
+        let upid =
+            u32::try_from(pid).map_err(|_| sd.call_err("start", format!("invalid pid {pid}")))?;
+        let answer = helper::run(START_TIMEOUT, |notes| {
+            let bus = bus::Bus::connect()?;
+            let version = bus.version();
+            let mut p = props::scope_properties(&scope, upid, v2);
+            p.extend(props::start_only_properties(&resources, version));
+            let (r, _) =
+                props::resource_properties(&resources, v2, version).map_err(|e| e.to_string())?;
+            p.extend(r);
+            bus.start_transient_unit(&scope.unit, &p, &mut || notes.note(STARTED))
+        });
+        if answer.notes.iter().any(|n| n == STARTED) {
+            sd.started.store(true, Ordering::SeqCst);
+        }
+        answer.result.map_err(|e| sd.call_err("start", e))?;
+        self.wait_moved(sd, pid)?;
+        // What systemd does not do: v1 hierarchies it does not manage, the
+        // v2 parents' subtree_control for controllers it does not enable.
+        self.create_fs()?;
+        self.add_pid_fs(pid)?;
+        if pending.is_some() {
+            self.apply_fs(&fs)?;
+        }
+        Ok(())
+    }
+
+    /// Wait until `/proc/<pid>/cgroup` shows the scope (the v2 entry, or
+    /// v1's `name=systemd`).
+    fn wait_moved(&self, sd: &SystemdUnit, pid: i32) -> Result<(), CgroupError> {
+        let want = sd
+            .scope()
+            .cgroup_path()
+            .map_err(|e| sd.call_err("start", e.to_string()))?;
+        let file = format!("/proc/{pid}/cgroup");
+        let deadline = Instant::now() + MOVE_TIMEOUT;
+        loop {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if in_cgroup(&text, &want) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(sd.call_err(
+                    "start",
+                    format!(
+                        "systemd reported the scope started but pid {pid} is not in {want} ({file}: {:?})",
+                        text.trim()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// With the systemd driver, whether the scope is someone else's: this
+    /// handle never started it (the start failed, e.g. because a unit of that
+    /// name exists). `destroy` must then leave the cgroup alone: its
+    /// directories are the other unit's.
+    pub(super) fn systemd_unit_not_ours(&self) -> bool {
+        self.systemd.as_ref().is_some_and(|sd| !sd.started())
+    }
+
+    /// The systemd part of `destroy`, after the members are killed: stop the
+    /// unit this handle started and let systemd forget it, then remove what
+    /// is left of the scope's cgroup (sub-cgroups the container made).
+    pub(super) fn systemd_stop(&self) -> Result<(), CgroupError> {
+        let Some(sd) = self.systemd.as_ref().filter(|sd| sd.started()) else {
+            return Ok(());
+        };
+        let unit = sd.unit.clone();
+        let answer = helper::run(CALL_TIMEOUT, |_| {
+            let bus = bus::Bus::connect()?;
+            let end = bus.stop_unit(&unit);
+            bus.reset_failed(&unit);
+            match end? {
+                bus::JobEnd::NoSuchUnit => Ok(String::new()),
+                bus::JobEnd::Result(r) => Ok(r),
+            }
+        });
+        let result = answer.result.map_err(|e| sd.call_err("stop", e))?;
+        if !result.is_empty() && result != "done" {
+            tracing::warn!("stopping {}: the job ended with \"{result}\"", sd.unit);
+        }
+        sd.started.store(false, Ordering::SeqCst);
+        for d in &self.dirs {
+            remove_leftover(&d.path)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `/proc/<pid>/cgroup` text puts the process in `path` (v2's `0::`
+/// line or v1's `name=systemd` one).
+fn in_cgroup(proc_cgroup: &str, path: &str) -> bool {
+    proc_cgroup.lines().any(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctrl, p) = (parts.next(), parts.next(), parts.next());
+        matches!(ctrl, Some("" | "name=systemd")) && p == Some(path)
+    })
+}
+
+/// rmdir a cgroup and everything below it, deepest first; gone is fine.
+fn remove_leftover(dir: &Path) -> Result<(), CgroupError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let tree = super::fsio::walk_cgroup_tree(dir)?;
+    for d in tree.iter().rev() {
+        match std::fs::remove_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(CgroupError::Rmdir {
+                    path: d.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Before anything is made: systemd is the init and the system bus answers
+/// `connect`. No D-Bus library here (no threads): a plain socket connect.
+fn preflight() -> Result<(), CgroupError> {
+    if !Path::new(SYSTEMD_RUNTIME_DIR).is_dir() {
+        return Err(SystemdError::Unavailable(format!(
+            "systemd is not running on this host ({SYSTEMD_RUNTIME_DIR} is missing), \
+             so it cannot manage the container's cgroup; run without --systemd-cgroup \
+             to use the cgroupfs driver"
+        ))
+        .into());
+    }
+    let socket = std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
+        .ok()
+        .and_then(|a| unix_path(&a))
+        .unwrap_or_else(|| bus::SYSTEM_BUS_SOCKET.to_string());
+    std::os::unix::net::UnixStream::connect(&socket)
+        .map(drop)
+        .map_err(|e| {
+            SystemdError::Unavailable(format!(
+                "cannot reach systemd: no D-Bus system bus at {socket} ({e}); \
+                 is dbus running?"
+            ))
+            .into()
+        })
+}
+
+/// The socket path of a `unix:path=...` bus address (the first one that is).
+fn unix_path(address: &str) -> Option<String> {
+    address.split(';').find_map(|a| {
+        a.strip_prefix("unix:")?
+            .split(',')
+            .find_map(|kv| kv.strip_prefix("path="))
+            .map(str::to_string)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::layout::HierarchyVersion;
+    use super::super::mountinfo::{fixtures::*, parse_mountinfo};
+    use super::*;
+    use std::path::PathBuf;
+
+    fn handle(mountinfo: &str, path: Option<&str>) -> CgroupHandle {
+        let layout =
+            HostLayout::from_mounts(&parse_mountinfo(mountinfo), |_| vec!["hugetlb".into()])
+                .unwrap_or_else(|e| panic!("{e}"));
+        CgroupHandle::from_layout_systemd(&layout, path, "c1").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn v2_scope_dir_is_the_expanded_slice_plus_unit() {
+        let h = handle(V2_MOUNTINFO, Some("a-b.slice:ctr:x"));
+        assert_eq!(
+            h.v2_dir(),
+            Some(PathBuf::from(
+                "/sys/fs/cgroup/a.slice/a-b.slice/ctr-x.scope"
+            ))
+        );
+        let sd = h
+            .systemd_unit()
+            .map(|s| (s.unit.as_str(), s.slice.as_str()));
+        assert_eq!(sd, Some(("ctr-x.scope", "a-b.slice")));
+        // The caller's own cgroup does not matter: systemd paths are absolute.
+        let h = handle(V2_MOUNTINFO, None);
+        assert_eq!(
+            h.v2_dir(),
+            Some(PathBuf::from("/sys/fs/cgroup/system.slice/husk-c1.scope"))
+        );
+    }
+
+    #[test]
+    fn hybrid_scope_is_in_every_hierarchy() {
+        let h = handle(HYBRID_MOUNTINFO, Some("system.slice:husk:c1"));
+        assert_eq!(
+            h.dir_for(HierarchyVersion::V1, "memory"),
+            Some(Path::new(
+                "/sys/fs/cgroup/memory/system.slice/husk-c1.scope"
+            ))
+        );
+        assert_eq!(
+            h.unified_dir(),
+            Some(PathBuf::from(
+                "/sys/fs/cgroup/unified/system.slice/husk-c1.scope"
+            ))
+        );
+    }
+
+    #[test]
+    fn handle_round_trips_with_its_unit() {
+        let h = handle(V2_MOUNTINFO, None);
+        if let Some(sd) = h.systemd_unit() {
+            sd.started.store(true, Ordering::SeqCst);
+        }
+        let json = serde_json::to_string(&h).unwrap_or_default();
+        assert!(json.contains(r#""systemd":{"unit":"husk-c1.scope","slice":"system.slice","name":"c1","started":true}"#), "{json}");
+        let back: CgroupHandle =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        assert_eq!(back, h);
+        // A cgroupfs handle has no systemd member at all.
+        let layout = HostLayout::from_mounts(&parse_mountinfo(V2_MOUNTINFO), |_| Vec::new())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let fs = CgroupHandle::from_layout(&layout, &[], Some("/a"), "x")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let json = serde_json::to_string(&fs).unwrap_or_default();
+        assert!(!json.contains("systemd"), "{json}");
+    }
+
+    #[test]
+    fn clones_share_whether_the_unit_was_started() {
+        let h = handle(V2_MOUNTINFO, None);
+        let undo = h.clone();
+        if let Some(sd) = h.systemd_unit() {
+            sd.started.store(true, Ordering::SeqCst);
+        }
+        assert_eq!(undo.systemd_unit().map(SystemdUnit::started), Some(true));
+    }
+
+    #[test]
+    fn apply_before_the_start_keeps_and_checks_the_resources() {
+        let h = handle(V2_MOUNTINFO, None);
+        let r: LinuxResources =
+            serde_json::from_str(r#"{"pids":{"limit":3}}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(h.apply(&r), Ok(())));
+        let kept = h
+            .systemd_unit()
+            .and_then(|sd| sd.pending.lock().ok().and_then(|p| p.clone()));
+        assert_eq!(kept, Some(r));
+        let bad: LinuxResources =
+            serde_json::from_str(r#"{"cpu":{"cpus":"x"}}"#).unwrap_or_else(|e| panic!("{e}"));
+        let e = h
+            .apply(&bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.starts_with("linux.resources.cpu.cpus"), "{e}");
+    }
+
+    #[test]
+    fn a_unit_never_started_is_left_alone() {
+        // No systemd here: stopping would fail if it were attempted, and the
+        // directories (another container's, after UnitExists) are not touched.
+        let h = handle(V2_MOUNTINFO, Some("system.slice:husk-test-never:x"));
+        assert!(h.systemd_unit_not_ours());
+        assert!(h.systemd_stop().is_ok());
+        assert!(h.destroy().is_ok());
+        if let Some(sd) = h.systemd_unit() {
+            sd.started.store(true, Ordering::SeqCst);
+        }
+        assert!(!h.systemd_unit_not_ours());
+    }
+
+    #[test]
+    fn proc_cgroup_lines_are_matched_exactly() {
+        let want = "/system.slice/husk-c1.scope";
+        assert!(in_cgroup("0::/system.slice/husk-c1.scope\n", want));
+        assert!(in_cgroup(
+            "12:memory:/system.slice/husk-c1.scope\n1:name=systemd:/system.slice/husk-c1.scope\n0::/x\n",
+            want
+        ));
+        assert!(!in_cgroup("0::/system.slice/husk-c1.scope/sub\n", want));
+        assert!(!in_cgroup("0::/system.slice\n", want));
+    }
+
+    #[test]
+    fn bus_addresses_give_their_socket() {
+        assert_eq!(
+            unix_path("unix:path=/run/dbus/system_bus_socket").as_deref(),
+            Some("/run/dbus/system_bus_socket")
+        );
+        assert_eq!(
+            unix_path("tcp:host=x;unix:guid=1,path=/a/b").as_deref(),
+            Some("/a/b")
+        );
+        assert_eq!(unix_path("unix:abstract=/x"), None);
+    }
+}
