@@ -330,3 +330,73 @@ fn dev_console_symlink_is_not_followed() {
     assert_eq!(fs::read_to_string(&target).unwrap(), "host file\n");
     let _ = converse(&master, "exit\n", "exit");
 }
+
+/// `husk run` with a terminal on stdin: the terminal goes raw while the container
+/// runs (keys reach the container's pty as typed), its size is copied to the pty,
+/// and its settings are restored afterwards.
+#[test]
+fn run_foreground_with_a_terminal_on_stdin() {
+    let mut b = terminal_bundle("tty-raw");
+    b.set_script("stty size; tty; read x; echo got:$x");
+    b.write_config();
+    // The caller's terminal: a pty of the host.
+    let root = fs::File::open("/").unwrap();
+    let host = husk::tty::Pty::open_in(root.as_fd()).expect("host pty");
+    husk::tty::set_winsize(
+        host.peer.as_fd(),
+        husk::tty::WinSize {
+            rows: 40,
+            cols: 100,
+        },
+    )
+    .unwrap();
+    let before = termios(&host.peer);
+    let id = b.new_id();
+    let mut child = Command::new(HUSK)
+        .arg("--root")
+        .arg(&b.root)
+        .args(["run", "--bundle", b.dir_str(), &id])
+        .env(MARK, &b.name)
+        .stdin(host.peer.try_clone().unwrap())
+        .stdout(host.peer.try_clone().unwrap())
+        .stderr(host.peer.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let out = converse(&host.master, "", "/dev/pts/0");
+    assert!(
+        out.contains("40 100"),
+        "the caller's size is not the pty's: {out:?}"
+    );
+    let raw = termios(&host.peer);
+    assert_eq!(
+        raw.c_lflag & (libc::ICANON | libc::ECHO),
+        0,
+        "stdin is not raw"
+    );
+    let out = converse(&host.master, "typed\r", "got:typed");
+    assert!(out.contains("got:typed"), "{out:?}");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "husk run hung");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(status.success(), "{status:?}");
+    let after = termios(&host.peer);
+    assert_eq!(
+        (after.c_lflag, after.c_iflag, after.c_oflag),
+        (before.c_lflag, before.c_iflag, before.c_oflag),
+        "the caller's terminal settings were not restored"
+    );
+    b.assert_nothing_left(&id);
+}
+
+fn termios(fd: &OwnedFd) -> libc::termios {
+    // SAFETY: zeroed termios is valid; tcgetattr fills it from a valid fd.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::tcgetattr(fd.as_raw_fd(), &mut t) }, 0);
+    t
+}

@@ -151,7 +151,8 @@ pub fn supervise(pid: i32, set: &SigSet, mut proxy: Option<&mut Proxy>) -> io::R
                 if sig == libc::SIGCHLD {
                     continue;
                 }
-                if sig == libc::SIGWINCH && proxy.is_some() {
+                if sig == libc::SIGWINCH {
+                    // Resizes the pty; never forwarded (as runc).
                     if let Some(p) = proxy.as_deref() {
                         p.resize();
                     }
