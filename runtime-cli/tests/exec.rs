@@ -578,3 +578,39 @@ fn exec_into_a_sub_cgroup() {
     assert!(kept, "{cg}");
     assert_eq!(out.code, 255, "{out:?}");
 }
+
+#[test]
+fn foreground_exec_forwards_signals() {
+    let mut b = Bundle::new("exec-signal");
+    let (id, _) = b.run_detached(&["sleep", "1000"]);
+    let out_path = b.dir.join("signal.out");
+    let mut child = std::process::Command::new(HUSK)
+        .arg("--root")
+        .arg(&b.root)
+        .args([
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.1; done",
+        ])
+        .env(MARK, &b.name)
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_content(&out_path, "ready");
+    // SAFETY: plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "husk exec hung");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(status.code(), Some(9), "{status:?}");
+    assert!(fs::read_to_string(&out_path).unwrap().contains("got-term"));
+}
