@@ -274,18 +274,19 @@ suite() {
     finish "$r" "$id" "$dir"
   fi
 
-  # --- devices (eBPF filter): the host's /dev/console (c 5:1, not in the
-  # default allow list) bind-mounted in; one container may write to it, the
-  # other has no rule for it.
+  # --- devices (eBPF filter): the guest's /dev/ttyS0 (c 4:64, the serial
+  # console, CLOCAL so opens never block; in no runtime's default allow
+  # list) bind-mounted in; one container may write to it, the other has no
+  # rule for it.
   # (`true`, not `:`: a failed redirection of a special builtin ends sh.)
-  local script='if echo v2test > /dev/hostconsole; then echo WRITE-OK; else echo WRITE-DENIED; fi; if true < /dev/hostconsole; then echo READ-OK; else echo READ-DENIED; fi; if echo x > /dev/null && true < /dev/zero; then echo NULL-OK; fi'
-  local mount='[{"destination":"/dev/hostconsole","type":"bind","source":"/dev/console","options":["bind"]}]'
+  local script='if echo v2test > /dev/hostserial; then echo WRITE-OK; else echo WRITE-DENIED; fi; if true < /dev/hostserial; then echo READ-OK; else echo READ-DENIED; fi; if echo x > /dev/null && true < /dev/zero; then echo NULL-OK; fi'
+  local mount='[{"destination":"/dev/hostserial","type":"bind","source":"/dev/ttyS0","options":["bind"]}]'
   id=dev-allow-$r
   bundle "$id" "/husk-v2/$id" "[\"sh\",\"-c\",\"$script\"]" \
-    '{"devices":[{"allow":true,"type":"c","major":5,"minor":1,"access":"w"}]}' "$mount"
+    '{"devices":[{"allow":true,"type":"c","major":4,"minor":64,"access":"w"}]}' "$mount"
   rt "$r" run --bundle "$T/$id" "$id" </dev/null >"$T/$id.log" 2>&1
-  if has "$T/$id.log" WRITE-OK; then record "$r" "device allowed (c 5:1 w) opens for writing" ok
-  else record "$r" "device allowed (c 5:1 w) opens for writing" FAIL "$(tr '\n' ' ' < "$T/$id.log" | head -c 300)"; fi
+  if has "$T/$id.log" WRITE-OK; then record "$r" "device allowed (c 4:64 w) opens for writing" ok
+  else record "$r" "device allowed (c 4:64 w) opens for writing" FAIL "$(tr '\n' ' ' < "$T/$id.log" | head -c 300)"; fi
   if has "$T/$id.log" READ-DENIED; then record "$r" "access mode not in the rule (r) is denied" ok
   else record "$r" "access mode not in the rule (r) is denied" FAIL "$(tr '\n' ' ' < "$T/$id.log" | head -c 300)"; fi
   if has "$T/$id.log" NULL-OK; then record "$r" "default devices (/dev/null, /dev/zero) open" ok
