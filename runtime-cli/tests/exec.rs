@@ -614,3 +614,22 @@ fn foreground_exec_forwards_signals() {
     assert_eq!(status.code(), Some(9), "{status:?}");
     assert!(fs::read_to_string(&out_path).unwrap().contains("got-term"));
 }
+
+#[test]
+fn home_comes_from_the_container_passwd() {
+    let mut b = Bundle::new("exec-home");
+    let (id, _) = b.run_detached(&["sleep", "1000"]);
+    let home = |extra: &[&str]| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&[&id, "sh", "-c", "echo $HOME"]);
+        b.husk(&a).ok().stdout.trim().to_string()
+    };
+    assert_eq!(home(&[]), "/root");
+    assert_eq!(home(&["-u", "1000"]), "/home/user");
+    assert_eq!(home(&["-u", "4242"]), "/");
+    assert_eq!(home(&["-e", "HOME=/custom"]), "/custom");
+    // The container's own process too.
+    b.set_script("echo $HOME");
+    assert_eq!(b.run_fg().ok().stdout, "/root\n");
+}
