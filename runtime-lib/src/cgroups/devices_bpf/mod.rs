@@ -277,6 +277,32 @@ mod tests {
         assert_eq!(cg.opens(), "null zero");
     }
 
+    /// Root only: a program the verifier rejects fails with its log.
+    #[test]
+    fn a_rejected_program_comes_back_with_the_verifier_log() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        // `w0 = 0` and no exit.
+        let bad = prog::encode(
+            &program(&DeviceFilter::from_rules(&[]).unwrap_or_else(|e| panic!("{e}")))[6..7],
+        );
+        match load(&bad) {
+            Ok(_) => panic!("the verifier accepted a program without exit"),
+            Err((e, log)) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+                assert!(!log.is_empty(), "no verifier log");
+                let msg = fail(Path::new("/sys/fs/cgroup/x"), "load", e, log).to_string();
+                assert!(
+                    msg.starts_with("linux.resources.devices: cannot load the eBPF device filter of /sys/fs/cgroup/x: Invalid argument"),
+                    "{msg}"
+                );
+                assert!(msg.contains("; verifier log:\n"), "{msg}");
+            }
+        }
+    }
+
     #[test]
     fn the_name_fits_the_kernel_limit_and_its_alphabet() {
         let n = name_bytes();
