@@ -30,6 +30,9 @@ pub enum Error {
     /// cgroup errors.
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    /// `linux.intelRdt` (resctrl) errors.
+    #[error(transparent)]
+    IntelRdt(#[from] crate::intelrdt::RdtError),
     /// A syscall on the runtime side failed.
     #[error("{what}: {source}")]
     Sys {

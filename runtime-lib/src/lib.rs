@@ -9,11 +9,13 @@
 
 pub use oci_spec;
 
+pub mod attrs;
 pub mod cgroups;
 pub mod container;
 mod error;
 pub mod features;
 pub mod hooks;
+pub mod intelrdt;
 pub mod namespaces;
 pub mod paths;
 pub mod process;

@@ -118,6 +118,9 @@ impl Container {
         if let Some(cg) = &self.state.cgroup {
             cg.destroy()?;
         }
+        if let Some(rdt) = &self.state.intel_rdt {
+            crate::intelrdt::remove(rdt)?;
+        }
         std::fs::remove_dir_all(self.dir()).map_err(|e| Error::Sys {
             what: "remove state directory",
             source: e,

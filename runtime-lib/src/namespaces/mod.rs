@@ -3,6 +3,12 @@
 
 use std::path::PathBuf;
 
+pub mod netdev;
+mod netlink;
+mod userns;
+
+pub use userns::userns_with_maps;
+
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use serde::{Deserialize, Serialize};

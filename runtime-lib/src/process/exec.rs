@@ -44,6 +44,9 @@ pub struct ExecBase {
     /// `--no-new-keyring` at create.
     #[serde(default)]
     pub no_new_keyring: bool,
+    /// `linux.personality` and `linux.memoryPolicy`: every process gets them.
+    #[serde(default)]
+    pub linux_attrs: crate::attrs::LinuxAttrs,
 }
 
 impl ExecBase {
@@ -71,6 +74,8 @@ impl ExecBase {
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
             namespaces,
             no_new_keyring,
+            linux_attrs: crate::attrs::LinuxAttrs::from_linux(spec.linux().as_ref())
+                .unwrap_or_default(),
         }
     }
 }
@@ -122,6 +127,9 @@ pub struct ExecPlan {
     pub preserve_fds: u32,
     /// Join the container's session keyring name.
     pub new_keyring: bool,
+    /// `process.scheduler`, `ioPriority`, `execCPUAffinity`; the container's
+    /// personality and memory policy.
+    pub attrs: crate::attrs::ProcessAttrs,
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> crate::Error {
@@ -187,6 +195,7 @@ impl ExecPlan {
             console_size: super::plan::console_size(process),
             preserve_fds,
             new_keyring: !base.no_new_keyring,
+            attrs: crate::attrs::ProcessAttrs::for_exec(process, &base.linux_attrs)?,
         })
     }
 
@@ -235,6 +244,11 @@ pub fn spawn_exec(
     };
     drop(child);
     drop(console);
+    // execCPUAffinity.initial: on our process before it joins the container's cgroup.
+    if let Err(e) = plan.attrs.apply_initial_affinity(mid) {
+        reap(mid);
+        return Err(ProcessError::Init(e.to_string()));
+    }
     let pid = match place_and_wait_pid(&parent, mid, join_cgroup) {
         Ok(pid) => pid,
         Err(e) => {
@@ -377,6 +391,8 @@ fn setup_process(
     }
     // The runtime may exit once we exec (a detached exec): from now on outlive it.
     sys::set_pdeathsig(0).map_err(ctx("prctl(PR_SET_PDEATHSIG)"))?;
+    // Scheduler, I/O priority, personality, memory policy, execCPUAffinity.final.
+    plan.attrs.apply().map_err(|e| e.to_string())?;
     finalize::drop_privileges(&plan.process_view(), ch)
 }
 

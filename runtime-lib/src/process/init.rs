@@ -120,6 +120,9 @@ fn setup(
         // The process must be able to use its terminal once it is not root any more.
         crate::tty::chown_stdio_pty(uid).map_err(ctx("chown the pty"))?;
     }
+    // Scheduler, I/O priority, personality, memory policy: while we still have the
+    // capabilities a real-time policy or IOPRIO_CLASS_RT need.
+    plan.attrs.apply().map_err(|e| e.to_string())?;
     let exe = finalize::drop_privileges(&plan.process_view(), ch)?;
     Ok((exe, hook_state))
 }

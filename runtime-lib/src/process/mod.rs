@@ -35,6 +35,12 @@ pub enum ProcessError {
     /// Moving the init into its cgroup failed.
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
+    /// Moving `linux.netDevices` into the container failed.
+    #[error(transparent)]
+    NetDev(#[from] crate::namespaces::netdev::NetDevError),
+    /// Applying `linux.intelRdt` failed.
+    #[error(transparent)]
+    IntelRdt(#[from] crate::intelrdt::RdtError),
 }
 
 pub(crate) fn sys_err<E: Into<std::io::Error>>(

@@ -54,6 +54,13 @@ pub struct InitPlan {
     pub terminal: bool,
     /// `process.consoleSize`.
     pub console_size: Option<crate::tty::WinSize>,
+    /// `process.scheduler`, `process.ioPriority`, `linux.personality`,
+    /// `linux.memoryPolicy`.
+    pub attrs: crate::attrs::ProcessAttrs,
+    /// `linux.netDevices` (moved by the parent once the init exists).
+    pub net_devices: crate::namespaces::netdev::NetDevPlan,
+    /// `linux.intelRdt` (applied by the parent once the init exists).
+    pub intel_rdt: Option<crate::intelrdt::RdtPlan>,
 }
 
 /// Options from the caller that shape the plan.
@@ -124,6 +131,14 @@ impl InitPlan {
             new_keyring: !opts.no_new_keyring,
             terminal: process.terminal().unwrap_or(false),
             console_size: console_size(&process),
+            attrs: crate::attrs::ProcessAttrs::for_init(spec)?,
+            net_devices: crate::namespaces::netdev::plan(spec)?,
+            intel_rdt: spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.intel_rdt().as_ref())
+                .map(|r| crate::intelrdt::plan(id, r))
+                .transpose()?,
         })
     }
 

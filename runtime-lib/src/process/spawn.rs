@@ -76,7 +76,12 @@ pub fn spawn_init(
             }
         }
     };
-    finish(plan, &parent, pid, cgroup, state_json).inspect_err(|_| reap(pid))?;
+    finish(plan, &parent, pid, cgroup, state_json).inspect_err(|_| {
+        reap(pid);
+        if let Some(rdt) = &plan.intel_rdt {
+            let _ = crate::intelrdt::remove(rdt);
+        }
+    })?;
     Ok(pid)
 }
 
@@ -89,6 +94,11 @@ fn finish(
 ) -> Result<(), ProcessError> {
     if let Some(cg) = cgroup {
         cg.add_pid(pid)?;
+    }
+    // Before the hooks run: the init's network devices and resctrl group.
+    crate::namespaces::netdev::attach(&plan.net_devices, pid)?;
+    if let Some(rdt) = &plan.intel_rdt {
+        crate::intelrdt::apply(rdt, pid)?;
     }
     let needs_state =
         plan.hooks.is_some() || plan.seccomp.as_ref().is_some_and(|s| s.listener.is_some());

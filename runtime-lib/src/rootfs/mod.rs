@@ -2,6 +2,7 @@
 //! then pivot_root (or chroot / MS_MOVE). Planned in [`plan`], applied in the init.
 
 mod dev;
+pub mod idmap;
 mod mount;
 mod pivot;
 pub mod plan;
@@ -38,6 +39,29 @@ pub enum RootfsError {
     /// A path inside the rootfs could not be resolved safely.
     #[error(transparent)]
     Path(#[from] crate::paths::PathError),
+    /// A failure the container's unmapped user namespace explains.
+    #[error(
+        "{0} (the container's user namespace has no uid/gid mappings: nothing can be created \
+         on a filesystem mounted inside it and uid=/gid= mount options are refused; \
+         pre-create the mount points, drop such mounts, or set linux.uidMappings/gidMappings)"
+    )]
+    Unmapped(Box<RootfsError>),
+}
+
+impl RootfsError {
+    /// True if an OS error behind this one is `errno`.
+    fn has_errno(&self, errno: i32) -> bool {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cur {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.raw_os_error() == Some(errno) {
+                    return true;
+                }
+            }
+            cur = e.source();
+        }
+        false
+    }
 }
 
 pub(crate) fn apply_err<E: Into<std::io::Error>>(
@@ -80,6 +104,13 @@ pub struct RootfsPlan {
     pub cgroup_sources: Vec<(String, PathBuf)>,
     /// Whether the container gets its own cgroup namespace (mount cgroupfs, not binds).
     pub cgroup_ns: bool,
+    /// The container creates a user namespace without uid/gid mappings.
+    #[serde(default)]
+    pub unmapped_userns: bool,
+    /// `(mounts index, fd)` of each idmapped source the runtime prepared before the
+    /// clone ([`RootfsPlan::prepare_idmaps`]); the init inherits the fds.
+    #[serde(skip)]
+    pub idmap_fds: Vec<(usize, std::os::fd::RawFd)>,
 }
 
 impl RootfsPlan {
@@ -98,8 +129,12 @@ impl RootfsPlan {
             .iter()
             .flatten()
             .enumerate()
-            .map(|(i, m)| plan::plan_mount(i, m, bundle))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(i, m)| {
+                let mut op = plan::plan_mount(i, m, bundle)?;
+                op.idmap = idmap::plan(i, m, spec)?;
+                Ok(op)
+            })
+            .collect::<Result<Vec<_>, RootfsError>>()?;
         let linux = spec.linux().as_ref();
         let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
             None | Some("") => None,
@@ -136,7 +171,24 @@ impl RootfsPlan {
             readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
             cgroup_sources: Vec::new(),
             cgroup_ns: false,
+            unmapped_userns: userns
+                && linux.is_some_and(|l| {
+                    l.uid_mappings().as_ref().map(Vec::len).unwrap_or(0) == 0
+                        && l.namespaces().iter().flatten().any(|n| {
+                            n.typ() == oci_spec::runtime::LinuxNamespaceType::User
+                                && n.path().is_none()
+                        })
+                }),
+            idmap_fds: Vec::new(),
         })
+    }
+
+    /// In the runtime, before the init is cloned: makes the idmapped sources (see
+    /// [`idmap`]). Keep the returned value alive until the init is cloned.
+    pub fn prepare_idmaps(&mut self) -> Result<idmap::IdmapSources, RootfsError> {
+        let (sources, fds) = idmap::prepare(&self.mounts)?;
+        self.idmap_fds = fds;
+        Ok(sources)
     }
 
     /// Builds the rootfs (everything but the switch of root). Runs in the container's
@@ -150,6 +202,16 @@ impl RootfsPlan {
     /// as a [`crate::paths::Root`] so the caller can add to it (the console) before
     /// [`RootfsPlan::finish`] makes paths read-only or masked.
     pub fn build_mounts(&self) -> Result<crate::paths::Root, RootfsError> {
+        self.mounts_and_dev().map_err(|e| {
+            if self.unmapped_userns && (e.has_errno(libc::EOVERFLOW) || e.has_errno(libc::EINVAL)) {
+                RootfsError::Unmapped(Box::new(e))
+            } else {
+                e
+            }
+        })
+    }
+
+    fn mounts_and_dev(&self) -> Result<crate::paths::Root, RootfsError> {
         if self.mount_ns {
             mount::prepare_root(self)?;
         }

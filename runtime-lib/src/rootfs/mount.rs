@@ -69,7 +69,11 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
     let dest = root.ensure(&m.dest, kind)?;
     let target = sys::fd_path(&dest);
     let flags = MsFlags::from_bits_retain(m.flags);
-    if m.is_bind() {
+    let idmapped = plan.idmap_fds.iter().find(|(i, _)| *i == m.index);
+    if let (true, Some((_, fd))) = (m.is_bind(), idmapped) {
+        super::idmap::attach(*fd, dest.as_fd(), what(m))?;
+        remount_bind(root, m, flags)?;
+    } else if m.is_bind() {
         let src = m.source.as_deref().unwrap_or(Path::new(""));
         mount(
             Some(src),
@@ -79,16 +83,7 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
             NONE,
         )
         .map_err(apply_err(format!("{} (source {})", what(m), src.display()), "bind mount"))?;
-        let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-        if !extra.is_empty() || m.cleared != 0 {
-            // Re-open: the fd must now refer to the new mount, not the covered directory.
-            let dest = root.open_path(&m.dest)?;
-            let keep = locked_flags(&dest) & !m.cleared;
-            let remount =
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | MsFlags::from_bits_retain(keep);
-            mount(NONE, &sys::fd_path(&dest), NONE, remount, NONE)
-                .map_err(apply_err(what(m), "remount bind"))?;
-        }
+        remount_bind(root, m, flags)?;
     } else {
         let data = (!m.data.is_empty()).then_some(m.data.as_str());
         let source = m
@@ -138,6 +133,21 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
             sys::mount_setattr(dest.as_fd(), true, set, clr, 0)
                 .map_err(apply_err(what(m), "mount_setattr"))?;
         }
+    }
+    Ok(())
+}
+
+/// After a bind: the mount's other flags (ro, nosuid, ...) need a bind remount.
+fn remount_bind(root: &Root, m: &MountOp, flags: MsFlags) -> Result<(), RootfsError> {
+    let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() || m.cleared != 0 {
+        // Re-open: the fd must now refer to the new mount, not the covered directory.
+        let dest = root.open_path(&m.dest)?;
+        let keep = locked_flags(&dest) & !m.cleared;
+        let remount =
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | MsFlags::from_bits_retain(keep);
+        mount(NONE, &sys::fd_path(&dest), NONE, remount, NONE)
+            .map_err(apply_err(what(m), "remount bind"))?;
     }
     Ok(())
 }

@@ -30,6 +30,9 @@ pub struct MountOp {
     pub data: String,
     /// Recursive attributes (rro, rnosuid, ...): (set, clear) MOUNT_ATTR_* bits.
     pub rec_attr: Option<(u64, u64)>,
+    /// An idmapped bind (`uidMappings`/`gidMappings`, `idmap`/`ridmap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idmap: Option<super::idmap::IdmapOp>,
 }
 
 impl MountOp {
@@ -135,6 +138,7 @@ pub fn plan_mount(
         propagation: Vec::new(),
         data: String::new(),
         rec_attr: None,
+        idmap: None,
     };
     let mut data = Vec::new();
     for o in m.options().iter().flatten() {
@@ -159,7 +163,9 @@ pub fn plan_mount(
                 }
                 *set |= a;
             }
-        } else if o == "tmpcopyup" || o == "idmap" || o == "ridmap" {
+        } else if o == "idmap" || o == "ridmap" {
+            // Not a mount(2) option: planned by `idmap::plan`.
+        } else if o == "tmpcopyup" {
             return Err(RootfsError::Plan {
                 field: format!("mounts[{index}].options"),
                 reason: format!("option {o:?} is not supported yet"),

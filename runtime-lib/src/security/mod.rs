@@ -59,8 +59,14 @@ impl UserPlan {
 
     /// setgroups, setresgid, setresuid. Capabilities survive thanks to KEEPCAPS;
     /// `allow_setgroups` is false when the user namespace has setgroups denied.
+    /// Nothing is switched in a user namespace that has no uid mapping at all.
     pub fn apply(&self, allow_setgroups: bool) -> Result<(), SecurityError> {
         crate::sys::set_keepcaps().map_err(sec_err("prctl(PR_SET_KEEPCAPS)"))?;
+        if in_unmapped_userns() {
+            // A user namespace without uid/gid mappings (the runtime-spec allows one)
+            // has no ids to switch to: the process stays unmapped (the overflow ids).
+            return Ok(());
+        }
         if allow_setgroups {
             crate::sys::setgroups(&self.additional_gids)
                 .map_err(sec_err("process.user.additionalGids"))?;
@@ -71,4 +77,12 @@ impl UserPlan {
             .map_err(sec_err(format!("process.user.uid {}", self.uid)))?;
         Ok(())
     }
+}
+
+/// True if the calling process is in a user namespace with an empty uid_map (read
+/// through a verified procfs, not the container's /proc).
+fn in_unmapped_userns() -> bool {
+    crate::paths::ProcHandle::new()
+        .and_then(|p| p.read("self/uid_map"))
+        .is_ok_and(|m| m.trim().is_empty())
 }

@@ -3,6 +3,7 @@
 //! Every error names the JSON path of the offending field (for example
 //! `linux.namespaces[2].type`) so a user can fix the config without guessing.
 
+mod compat;
 mod validate;
 
 use std::fs::File;
@@ -67,20 +68,23 @@ pub fn load_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SpecE
     from_reader(BufReader::new(file), path)
 }
 
-/// Parses spec-shaped JSON from any reader; `origin` names it in errors.
+/// Parses spec-shaped JSON from any reader; `origin` names it in errors. Spellings
+/// of the runtime-spec that oci-spec does not parse are rewritten first (`compat`).
 pub fn from_reader<T: serde::de::DeserializeOwned, R: std::io::Read>(
     reader: R,
     origin: &Path,
 ) -> Result<T, SpecError> {
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let parse_err = |field: String, reason: String| SpecError::Parse {
+        path: origin.to_path_buf(),
+        field,
+        reason: strip_position(&reason),
+    };
+    let mut doc: serde_json::Value =
+        serde_json::from_reader(reader).map_err(|e| parse_err(".".into(), e.to_string()))?;
+    compat::normalize(&mut doc);
+    serde_path_to_error::deserialize(doc).map_err(|e| {
         let field = e.path().to_string();
-        let inner = e.into_inner();
-        SpecError::Parse {
-            path: origin.to_path_buf(),
-            field,
-            reason: strip_position(&inner.to_string()),
-        }
+        parse_err(field, e.into_inner().to_string())
     })
 }
 

@@ -46,7 +46,21 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<(), SpecError> {
     }
     validate_process(spec)?;
     validate_mounts(spec)?;
-    validate_linux(spec)
+    validate_linux(spec)?;
+    validate_extensions(spec)
+}
+
+/// The runtime-spec 1.2/1.3 fields, checked by the modules that apply them.
+fn validate_extensions(spec: &Spec) -> Result<(), SpecError> {
+    crate::attrs::ProcessAttrs::validate(spec)?;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        crate::rootfs::idmap::plan(i, m, spec).map_err(|e| match e {
+            crate::rootfs::RootfsError::Plan { field, reason } => SpecError::invalid(field, reason),
+            other => SpecError::invalid(format!("mounts[{i}]"), other.to_string()),
+        })?;
+    }
+    crate::namespaces::netdev::plan(spec)?;
+    crate::intelrdt::validate(spec)
 }
 
 fn validate_process(spec: &Spec) -> Result<(), SpecError> {
@@ -178,6 +192,18 @@ fn validate_linux(spec: &Spec) -> Result<(), SpecError> {
             "offsets need a new time namespace in linux.namespaces",
         ));
     }
+    if let Some(clock) = linux
+        .time_offsets()
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| *k != "monotonic" && *k != "boottime")
+    {
+        return Err(SpecError::invalid(
+            format!("linux.timeOffsets[{clock:?}]"),
+            "only the monotonic and boottime clocks have offsets",
+        ));
+    }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
         && !new_ns.contains(&LinuxNamespaceType::Uts)
         && !kinds.contains(&LinuxNamespaceType::Uts)
@@ -282,118 +308,5 @@ fn check_sysctl(key: &str, kinds: &HashSet<LinuxNamespaceType>) -> Result<(), St
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(json: &str) -> Spec {
-        super::super::from_reader(json.as_bytes(), Path::new("config.json")).unwrap()
-    }
-
-    fn bundle() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("husk-validate-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
-        dir
-    }
-
-    const BASE: &str = r#""ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"]}"#;
-
-    fn check(extra: &str) -> Result<(), SpecError> {
-        validate(&spec(&format!("{{{BASE}{extra}}}")), &bundle())
-    }
-
-    #[test]
-    fn minimal_is_valid() {
-        check("").unwrap();
-    }
-
-    #[test]
-    fn missing_rootfs() {
-        let s = spec(
-            r#"{"ociVersion":"1.0.2","root":{"path":"nope"},"process":{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"]}}"#,
-        );
-        let e = validate(&s, &bundle()).unwrap_err().to_string();
-        assert!(e.contains("root.path") && e.contains("nope"), "{e}");
-    }
-
-    #[test]
-    fn relative_mount_destination() {
-        let e = check(r#","mounts":[{"destination":"proc","type":"proc","source":"proc"}]"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("mounts[0].destination"), "{e}");
-    }
-
-    #[test]
-    fn relative_cwd() {
-        let s = spec(
-            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"user":{"uid":0,"gid":0},"cwd":"tmp","args":["sh"]}}"#,
-        );
-        let e = validate(&s, &bundle()).unwrap_err().to_string();
-        assert!(e.contains("process.cwd"), "{e}");
-    }
-
-    #[test]
-    fn duplicate_namespace() {
-        let e = check(r#","linux":{"namespaces":[{"type":"pid"},{"type":"pid"}]}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("linux.namespaces[1].type"), "{e}");
-    }
-
-    #[test]
-    fn relative_namespace_path() {
-        let e = check(r#","linux":{"namespaces":[{"type":"network","path":"proc/1/ns/net"}]}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("linux.namespaces[0].path"), "{e}");
-    }
-
-    #[test]
-    fn mappings_without_userns() {
-        let e = check(r#","linux":{"uidMappings":[{"containerID":0,"hostID":1000,"size":1}]}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("linux.uidMappings"), "{e}");
-    }
-
-    #[test]
-    fn time_offsets_without_timens() {
-        let e = check(r#","linux":{"timeOffsets":{"monotonic":{"secs":1,"nanosecs":0}}}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("linux.timeOffsets"), "{e}");
-    }
-
-    #[test]
-    fn hostname_without_uts() {
-        let e = check(r#","hostname":"x","linux":{"namespaces":[{"type":"pid"}]}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("hostname"), "{e}");
-    }
-
-    #[test]
-    fn sysctl_rules() {
-        check(
-            r#","linux":{"namespaces":[{"type":"network"}],"sysctl":{"net.ipv4.ip_forward":"1"}}"#,
-        )
-        .unwrap();
-        let e = check(r#","linux":{"namespaces":[],"sysctl":{"net.ipv4.ip_forward":"1"}}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("net.ipv4.ip_forward"), "{e}");
-        assert!(check(
-            r#","linux":{"namespaces":[{"type":"ipc"}],"sysctl":{"vm.swappiness":"1"}}"#
-        )
-        .is_err());
-    }
-
-    #[test]
-    fn empty_args() {
-        let s = spec(
-            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"user":{"uid":0,"gid":0},"cwd":"/","args":[]}}"#,
-        );
-        let e = validate(&s, &bundle()).unwrap_err().to_string();
-        assert!(e.contains("process.args"), "{e}");
-    }
-}
+#[path = "validate_tests.rs"]
+mod tests;

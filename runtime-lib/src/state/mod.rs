@@ -122,6 +122,9 @@ pub struct State {
     /// create. Absent in states written before exec existed: exec reads the bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<crate::process::ExecBase>,
+    /// `linux.intelRdt`: the resctrl group to clean up on delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<crate::intelrdt::RdtPlan>,
 }
 
 impl State {

@@ -7,6 +7,16 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
+mod mount_api;
+mod sched;
+
+pub use mount_api::{
+    mount_setattr_idmap, move_mount_inherited, move_mount_onto, open_tree_clone, MOUNT_ATTR_IDMAP,
+};
+pub use sched::{
+    ioprio_set_pgrp, personality, sched_setaffinity, sched_setattr, set_mempolicy, SchedAttr,
+};
+
 fn cstr(p: &Path) -> io::Result<CString> {
     use std::os::unix::ffi::OsStrExt;
     CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
