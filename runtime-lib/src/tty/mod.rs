@@ -445,6 +445,30 @@ mod tests {
     }
 
     #[test]
+    fn connects_to_stream_and_seqpacket_listeners() {
+        use nix::sys::socket::{bind, listen, Backlog};
+        let dir = std::env::temp_dir().join(format!("husk-tty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, ty) in [SockType::Stream, SockType::SeqPacket]
+            .into_iter()
+            .enumerate()
+        {
+            let path = dir.join(format!("s{i}.sock"));
+            let l = socket(AddressFamily::Unix, ty, SockFlag::SOCK_CLOEXEC, None).unwrap();
+            bind(l.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
+            listen(&l, Backlog::new(1).unwrap()).unwrap();
+            let c = connect_path(&path).unwrap();
+            let conn = nix::sys::socket::accept(&l).unwrap();
+            let f = std::fs::File::open("/dev/null").unwrap();
+            send_master(c.as_fd(), f.as_fd(), MASTER_NAME).unwrap();
+            assert_eq!(recv_master(conn.as_fd()).unwrap().1, MASTER_NAME);
+        }
+        let err = connect_path(&dir.join("missing.sock")).unwrap_err();
+        assert!(err.to_string().contains("missing.sock"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn host_pty_allocation_and_size() {
         // The host's /dev/pts is a devpts mount: allocate there as the init would in a rootfs.
         let root = std::fs::File::open("/").unwrap();
