@@ -55,7 +55,7 @@ pub enum Request {
         force: bool,
     },
     /// Start a new process in the container.
-    Exec(ExecRequest),
+    Exec(Box<ExecRequest>),
     /// Exec a logging binary with its pipes at fds 3, 4, 5.
     Logger {
         /// The binary.
@@ -372,7 +372,7 @@ fn run(req: Request) -> Result<i32, String> {
             c.delete(force).map_err(|e| chain(&e))?;
             Ok(pid)
         }
-        Request::Exec(r) => exec(r),
+        Request::Exec(r) => exec(*r),
         Request::Logger {
             binary,
             args,
@@ -439,6 +439,11 @@ fn logger(binary: &str, args: &[String], env: &[String], fds: [RawFd; 3]) -> Res
         let h = nix::fcntl::fcntl(b, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(100))
             .map_err(|e| format!("dup logger pipe: {e}"))?;
         high.push(h);
+    }
+    // The inherited originals must not reach the binary: a second copy of the
+    // ready pipe would keep it from ever looking ready.
+    for fd in fds {
+        let _ = set_cloexec(fd, true);
     }
     for (i, h) in high.iter().enumerate() {
         // SAFETY: plain dup2 onto 3+i in a single-threaded process.

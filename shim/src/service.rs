@@ -576,12 +576,12 @@ impl Inner {
             Ok(x) => x,
             Err(e) => return Err(fail(&mut st, format!("stdio: {e}"))),
         };
-        let ereq = Request::Exec(ExecRequest {
+        let ereq = Request::Exec(Box::new(ExecRequest {
             root: c.root.clone(),
             id: c.id.clone(),
             process: spec,
             console_socket: prepared.console.as_ref().map(|c| c.path()),
-        });
+        }));
         let mut io = prepared.io;
         let pid = match self.call_helper(&ereq, prepared.child) {
             Ok(pid) => pid,

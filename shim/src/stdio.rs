@@ -132,21 +132,52 @@ fn open_null(write: bool) -> Result<OwnedFd, String> {
     open("/dev/null", fl | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| format!("/dev/null: {e}"))
 }
 
-/// Opens a fifo for writing without blocking: a read end first (kept by the shim so
-/// the writer never gets EPIPE), then the write end, switched to blocking.
+/// How long a fifo's reader may take to show up.
+const READER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens a fifo for writing once its reader is there, then a read end the shim
+/// keeps (so the writer never gets EPIPE when the reader goes away); returns the
+/// (blocking) write end and the kept read end.
+///
+/// The reader must be there first: containerd's client opens its read end with a
+/// blocking open in a goroutine, which only completes for a writer that opens
+/// after it started waiting. A process that wrote and exited before that would
+/// lose its output (the runc shim's blocking writer open has the same effect).
 fn open_fifo_writer(path: &str) -> Result<(OwnedFd, OwnedFd), String> {
+    let deadline = std::time::Instant::now() + READER_TIMEOUT;
+    let w = loop {
+        match open(
+            path,
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(w) => break Some(w),
+            // No reader yet.
+            Err(nix::errno::Errno::ENXIO) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(nix::errno::Errno::ENXIO) => break None,
+            Err(e) => return Err(format!("open fifo {path} for writing: {e}")),
+        }
+    };
     let keep = open(
         path,
         OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .map_err(|e| format!("open fifo {path}: {e}"))?;
-    let w = open(
-        path,
-        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| format!("open fifo {path} for writing: {e}"))?;
+    let w = match w {
+        Some(w) => w,
+        None => {
+            log::warn!("no reader on {path} after {READER_TIMEOUT:?}: output may be lost");
+            open(
+                path,
+                OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| format!("open fifo {path} for writing: {e}"))?
+        }
+    };
     set_nonblock(w.as_fd(), false).map_err(|e| format!("fifo {path}: {e}"))?;
     Ok((w, keep))
 }
