@@ -5,7 +5,7 @@ CARGO      ?= cargo
 PROFILE    ?= release
 HUSK       := target/$(PROFILE)/husk
 DEMO       := target/demo
-APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc
+APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils
 export DEBIAN_FRONTEND := noninteractive
 
 .PHONY: all deps build demo test test-unit test-integration conformance bench clean fmt lint
@@ -40,6 +40,7 @@ demo: build
 test: deps
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace -- --test-threads=4
+	bash conformance/vm/test-v2.sh target/debug/husk
 
 conformance: deps build
 	bash conformance/oci-validation/setup.sh
