@@ -335,6 +335,9 @@ impl Inner {
             .spawn(move || {
                 lock(&p.io).drain(DRAIN_TIMEOUT);
                 if p.is_init() {
+                    // An OOM kill of the init ends it before the poller looks:
+                    // report it now, before the exit (as containerd's runc shim).
+                    self.check_oom(&c);
                     if !c.own_pid_ns {
                         // Nothing kills the rest with the init: do it, as runc's shim.
                         let _ = lock(&c.handle).kill(libc::SIGKILL, true);
@@ -375,22 +378,26 @@ impl Inner {
     fn poll_oom(&self) {
         let list: Vec<Arc<Ctr>> = lock(&self.containers).values().cloned().collect();
         for c in list {
-            if lock(&c.init.state).phase == Phase::Stopped {
-                continue;
+            if lock(&c.init.state).phase != Phase::Stopped {
+                self.check_oom(&c);
             }
-            let Some(n) = lock(&c.handle).oom_kills() else {
-                continue;
-            };
-            let before = c.oom_kills.swap(n, Ordering::SeqCst);
-            if n > before {
-                self.events.send(
-                    topics::TASK_OOM_EVENT_TOPIC,
-                    TaskOOM {
-                        container_id: c.id.clone(),
-                        ..Default::default()
-                    },
-                );
-            }
+        }
+    }
+
+    /// Publishes TaskOOM when the container's OOM-kill count went up.
+    fn check_oom(&self, c: &Ctr) {
+        let Some(n) = lock(&c.handle).oom_kills() else {
+            return;
+        };
+        let before = c.oom_kills.fetch_max(n, Ordering::SeqCst);
+        if n > before {
+            self.events.send(
+                topics::TASK_OOM_EVENT_TOPIC,
+                TaskOOM {
+                    container_id: c.id.clone(),
+                    ..Default::default()
+                },
+            );
         }
     }
 

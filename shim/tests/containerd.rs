@@ -8,6 +8,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::OpenOptionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -363,7 +364,28 @@ fn kill_reports_status_and_start_precedes_exit() {
         // A process that exits at once: TaskStart still comes first.
         let r = env.run_rm(&husk(), "k2", &["true"]);
         assert_eq!(r.code, 0, "{r:?}");
+        // Out of memory (no newline in /dev/zero: tail buffers it all).
+        let r = env.ctr(&[
+            "run",
+            "--rm",
+            "--runtime",
+            SHIM,
+            "--memory-limit",
+            "33554432",
+            common::IMAGE,
+            "k3",
+            "tail",
+            "/dev/zero",
+        ]);
+        assert_eq!(r.code, 137, "{r:?}");
     });
+    let t = topics_for(&ev, "\"k3\"");
+    let oom = t.iter().position(|x| *x == "/tasks/oom");
+    let exit = t.iter().position(|x| *x == "/tasks/exit");
+    assert!(
+        oom.is_some() && oom < exit,
+        "no TaskOOM before TaskExit: {t:?}"
+    );
     for id in ["k1", "k2"] {
         let t = topics_for(&ev, &format!("\"{id}\""));
         let s = t.iter().position(|x| *x == "/tasks/start");
@@ -597,4 +619,138 @@ fn runc_v2_shim_with_husk_cli() {
     assert!(env.wait_status("c2", "STOPPED"));
     let r = env.remove("c2");
     assert!(r.stderr.contains("137"), "{r:?}");
+}
+
+/// The RPCs ctr does not reach, called directly on the shim's socket as containerd
+/// would: Exec with fifos the test holds, Start, CloseIO (the process sees EOF
+/// while the test still holds the stdin fifo open), Wait, Kill of a finished
+/// process, Delete of the exec, ResizePty without a terminal, a duplicate exec.
+#[test]
+fn rpc_exec_closeio_wait_kill_delete() {
+    let Some(env) = Env::start("rpc") else {
+        return;
+    };
+    env.run_detached(&husk(), &[], "rpc1", &["sleep", "1000"]);
+    assert!(env.wait_status("rpc1", "RUNNING"));
+    let client = common::task_client(&env, "rpc1");
+    let stdin = env.dir.join("x-stdin");
+    let stdout = env.dir.join("x-stdout");
+    for f in [&stdin, &stdout] {
+        nix::unistd::mkfifo(f, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    }
+    // Our ends: a reader of stdout, a writer of stdin (kept open: no EOF from us).
+    let out_r = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&stdout)
+        .expect("open stdout fifo");
+    let spec = br#"{"args":["sh","-c","cat; echo after-eof"],"cwd":"/","env":["PATH=/bin"],"user":{"uid":0,"gid":0}}"#;
+    let mut req = api::ExecProcessRequest::new();
+    req.id = "rpc1".into();
+    req.exec_id = "x".into();
+    req.stdin = stdin.to_string_lossy().into();
+    req.stdout = stdout.to_string_lossy().into();
+    req.spec = MessageField::some(Any {
+        type_url: "types.containerd.io/opencontainers/runtime-spec/1/Process".into(),
+        value: spec.to_vec(),
+        ..Default::default()
+    });
+    client.exec(ctx(), &req).expect("Exec");
+    match client.exec(ctx(), &req) {
+        Err(ttrpc::Error::RpcStatus(s)) => assert_eq!(s.code(), ttrpc::Code::ALREADY_EXISTS),
+        other => panic!("duplicate Exec: {other:?}"),
+    }
+    // The shim opens the stdin fifo for reading at start: open our writer after.
+    let opener = {
+        let stdin = stdin.clone();
+        std::thread::spawn(move || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(stdin)
+                .expect("open stdin fifo")
+        })
+    };
+    let mut req = api::StartRequest::new();
+    req.id = "rpc1".into();
+    req.exec_id = "x".into();
+    let started = client.start(ctx(), &req).expect("Start");
+    assert!(started.pid > 0);
+    let mut stdin_w = opener.join().expect("stdin writer");
+    use std::io::Write;
+    stdin_w.write_all(b"via-stdin\n").expect("write stdin");
+    let mut req = api::ResizePtyRequest::new();
+    req.id = "rpc1".into();
+    req.exec_id = "x".into();
+    req.width = 80;
+    req.height = 24;
+    client
+        .resize_pty(ctx(), &req)
+        .expect("ResizePty without a terminal");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut req = api::CloseIORequest::new();
+    req.id = "rpc1".into();
+    req.exec_id = "x".into();
+    req.stdin = true;
+    client.close_io(ctx(), &req).expect("CloseIO");
+    let mut req = api::WaitRequest::new();
+    req.id = "rpc1".into();
+    req.exec_id = "x".into();
+    let w = client.wait(ctx(), &req).expect("Wait");
+    assert_eq!(w.exit_status, 0);
+    // Everything the process wrote is in the fifo.
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(&out_r, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(nix::errno::Errno::EAGAIN) => break,
+            Err(e) => panic!("read stdout: {e}"),
+        }
+    }
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains("via-stdin\nafter-eof"), "{out:?}");
+    drop(stdin_w);
+    let mut req = api::KillRequest::new();
+    req.id = "rpc1".into();
+    req.exec_id = "x".into();
+    req.signal = 9;
+    match client.kill(ctx(), &req) {
+        Err(ttrpc::Error::RpcStatus(s)) => assert_eq!(s.code(), ttrpc::Code::NOT_FOUND),
+        other => panic!("Kill of a finished exec: {other:?}"),
+    }
+    let mut req = api::DeleteRequest::new();
+    req.id = "rpc1".into();
+    req.exec_id = "x".into();
+    let d = client.delete(ctx(), &req).expect("Delete exec");
+    assert_eq!(d.pid, started.pid);
+    // Delete of the running init is refused.
+    let mut req = api::DeleteRequest::new();
+    req.id = "rpc1".into();
+    match client.delete(ctx(), &req) {
+        Err(ttrpc::Error::RpcStatus(s)) => {
+            assert_eq!(s.code(), ttrpc::Code::FAILED_PRECONDITION)
+        }
+        other => panic!("Delete of a running init: {other:?}"),
+    }
+    // Pids: the init.
+    let mut req = api::PidsRequest::new();
+    req.id = "rpc1".into();
+    let p = client.pids(ctx(), &req).expect("Pids");
+    assert_eq!(p.processes.len(), 1, "{p:?}");
+    // Stats: cgroups v1 metrics.
+    let mut req = api::StatsRequest::new();
+    req.id = "rpc1".into();
+    let st = client.stats(ctx(), &req).expect("Stats");
+    assert_eq!(st.stats.type_url, "io.containerd.cgroups.v1.Metrics");
+    // Shutdown with a container left: the shim stays.
+    let mut req = api::ShutdownRequest::new();
+    req.id = "rpc1".into();
+    client.shutdown(ctx(), &req).expect("Shutdown");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        env.shim_of("rpc1").is_some(),
+        "shim exited with a container left"
+    );
+    assert_eq!(env.task_status("rpc1").as_deref(), Some("RUNNING"));
 }
