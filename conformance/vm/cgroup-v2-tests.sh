@@ -155,7 +155,7 @@ rt() {
 }
 # start RUNTIME ID BUNDLE: run -d with stdio to $T/ID.log; checked
 start() {
-  local out rc
+  local rc
   rt "$1" run -d --bundle "$T/$3" "$2" </dev/null >"$T/$2.log" 2>&1; rc=$?
   if [ $rc != 0 ]; then record "$1" "${4:-run -d}" FAIL "rc=$rc: $(tail -n 3 "$T/$2.log" | tr '\n' ' ')"; return 1; fi
   return 0
@@ -173,8 +173,9 @@ finish() {
 }
 
 # ------------------------------------------------------------------ the checks
-# cgroup weight husk writes for cpu.shares 512 (runc >= 1.3's formula; older
-# runc and crun use a linear one and write 20).
+# cpu.weight husk writes for cpu.shares 512: current runc's conversion
+# (opencontainers/cgroups >= v0.0.3); runc 1.1 and crun 1.8 use the older
+# linear one and write 20.
 WEIGHT_512=59
 
 suite() {
