@@ -254,8 +254,16 @@ pub(super) fn pids_under(dir: &Path) -> Result<Vec<i32>, CgroupError> {
     if !dir.exists() {
         return Ok(Vec::new());
     }
+    let tree = match fsio::walk_cgroup_tree(dir) {
+        Ok(t) => t,
+        // Removed since the check: systemd removes an emptied scope itself.
+        Err(CgroupError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Vec::new())
+        }
+        Err(e) => return Err(e),
+    };
     let mut all = Vec::new();
-    for d in fsio::walk_cgroup_tree(dir)? {
+    for d in tree {
         match fsio::read_procs(&d) {
             Ok(p) => all.extend(p),
             // Removed between the walk and the read.

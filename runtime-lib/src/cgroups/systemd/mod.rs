@@ -372,21 +372,36 @@ fn in_cgroup(proc_cgroup: &str, path: &str) -> bool {
     })
 }
 
-/// rmdir a cgroup and everything below it, deepest first; gone is fine.
+/// rmdir a cgroup and everything below it, deepest first. Gone is fine:
+/// systemd removes the scope's cgroup itself, maybe while this runs; a
+/// cgroup still busy with a dying task is retried for a while.
 fn remove_leftover(dir: &Path) -> Result<(), CgroupError> {
     if !dir.exists() {
         return Ok(());
     }
-    let tree = super::fsio::walk_cgroup_tree(dir)?;
+    let tree = match super::fsio::walk_cgroup_tree(dir) {
+        Ok(t) => t,
+        Err(CgroupError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    };
     for d in tree.iter().rev() {
-        match std::fs::remove_dir(d) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(CgroupError::Rmdir {
-                    path: d.clone(),
-                    source,
-                })
+        let mut attempt: u64 = 0;
+        loop {
+            match std::fs::remove_dir(d) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 20 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(10 * attempt));
+                }
+                Err(source) => {
+                    return Err(CgroupError::Rmdir {
+                        path: d.clone(),
+                        source,
+                    })
+                }
             }
         }
     }
