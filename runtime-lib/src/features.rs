@@ -3,6 +3,10 @@
 
 use serde_json::{json, Value};
 
+mod fields;
+
+pub use fields::{markdown as config_fields_markdown, supported, Support, CONFIG_FIELDS};
+
 /// Oldest runtime-spec version accepted.
 pub const OCI_VERSION_MIN: &str = "1.0.0";
 /// Newest runtime-spec version implemented.
@@ -18,6 +22,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "iversion",
     "lazytime",
     "loud",
@@ -40,6 +45,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "relatime",
     "remount",
     "rexec",
+    "ridmap",
     "rnoatime",
     "rnodev",
     "rnodiratime",
@@ -88,8 +94,17 @@ pub fn features() -> Value {
             "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
-            "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "intelRdt": {
+                "enabled": supported("linux.intelRdt.closID"),
+                "schemata": supported("linux.intelRdt.schemata"),
+                "monitoring": supported("linux.intelRdt.enableMonitoring"),
+            },
+            "memoryPolicy": {
+                "modes": crate::attrs::mempolicy::MODES,
+                "flags": crate::attrs::mempolicy::FLAGS,
+            },
+            "mountExtensions": {"idmap": {"enabled": supported("mounts[].uidMappings[]")}},
+            "netDevices": {"enabled": supported("linux.netDevices{}.name")}
         },
         "annotations": {
             "io.github.husk.version": env!("CARGO_PKG_VERSION")
@@ -102,11 +117,11 @@ fn seccomp() -> Value {
     let names = |v: Vec<String>| json!(v);
     json!({
         "enabled": f.enabled,
-        "actions": names(f.actions.iter().map(|a| enum_name(a)).collect()),
-        "operators": names(f.operators.iter().map(|a| enum_name(a)).collect()),
-        "archs": names(f.archs.iter().map(|a| enum_name(a)).collect()),
-        "knownFlags": names(f.known_flags.iter().map(|a| enum_name(a)).collect()),
-        "supportedFlags": names(f.supported_flags.iter().map(|a| enum_name(a)).collect()),
+        "actions": names(f.actions.iter().map(enum_name).collect()),
+        "operators": names(f.operators.iter().map(enum_name).collect()),
+        "archs": names(f.archs.iter().map(enum_name).collect()),
+        "knownFlags": names(f.known_flags.iter().map(enum_name).collect()),
+        "supportedFlags": names(f.supported_flags.iter().map(enum_name).collect()),
     })
 }
 
@@ -116,4 +131,38 @@ fn enum_name<T: serde::Serialize>(v: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_has_the_spec_shape() {
+        let f: oci_spec::runtime::Features =
+            serde_json::from_value(features()).expect("runtime-spec features shape");
+        let linux = f.linux().as_ref().expect("linux");
+        assert_eq!(
+            linux.net_devices().as_ref().and_then(|n| *n.enabled()),
+            Some(true)
+        );
+        let idmap = linux
+            .mount_extensions()
+            .as_ref()
+            .and_then(|m| m.idmap().clone());
+        assert_eq!(idmap.and_then(|i| *i.enabled()), Some(true));
+        let mpol = linux.memory_policy().as_ref().expect("memoryPolicy");
+        assert_eq!(mpol.modes().as_ref().map(Vec::len), Some(7));
+        assert_eq!(mpol.flags().as_ref().map(Vec::len), Some(3));
+        let rdt = linux.intel_rdt().as_ref().expect("intelRdt");
+        assert_eq!(
+            (*rdt.enabled(), *rdt.schemata(), *rdt.monitoring()),
+            (Some(true), Some(true), Some(true))
+        );
+        let opts = f.mount_options().clone().unwrap_or_default();
+        assert!(opts.iter().any(|o| o == "idmap") && opts.iter().any(|o| o == "ridmap"));
+        let mut sorted = opts.clone();
+        sorted.sort();
+        assert_eq!(sorted, opts);
+    }
 }

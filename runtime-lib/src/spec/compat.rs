@@ -5,7 +5,9 @@
 //!   expects `SCHED_RESET_ON_FORK` and `SCHED_FLAG_D_L_OVERRUN` where the spec says
 //!   `SCHED_FLAG_RESET_ON_FORK` and `SCHED_FLAG_DL_OVERRUN`;
 //! - `execCPUAffinity.initial` / `final`: the spec allows an empty string ("if omitted
-//!   or empty ..."), oci-spec's format check does not; empty means omitted.
+//!   or empty ..."), oci-spec's format check does not; empty means omitted;
+//! - `linux.intelRdt.enableCMT` / `enableMBM` (runtime-spec 1.1 to 1.2.1): oci-spec
+//!   reads `enableCmt` / `enableMbm` and would drop the spec's spelling silently.
 
 use serde_json::Value;
 
@@ -20,7 +22,22 @@ pub fn normalize(doc: &mut Value) {
     if let Some(p) = doc.get_mut("process") {
         normalize_process(p);
     }
+    if let Some(rdt) = doc
+        .get_mut("linux")
+        .and_then(|l| l.get_mut("intelRdt"))
+        .and_then(Value::as_object_mut)
+    {
+        for (spec, theirs) in KEY_SPELLINGS {
+            if let Some(v) = rdt.remove(*spec) {
+                rdt.insert(theirs.to_string(), v);
+            }
+        }
+    }
 }
+
+/// `linux.intelRdt` keys: (the spec's, oci-spec's).
+pub const KEY_SPELLINGS: &[(&str, &str)] =
+    &[("enableCMT", "enableCmt"), ("enableMBM", "enableMbm")];
 
 fn normalize_process(p: &mut Value) {
     if let Some(flags) = p
@@ -66,5 +83,20 @@ mod tests {
         let aff = p.exec_cpu_affinity().as_ref().unwrap();
         assert_eq!(aff.initial(), &None);
         assert_eq!(aff.cpu_affinity_final().as_deref(), Some("0"));
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn intel_rdt_monitoring_keys() {
+        let mut v: Value =
+            serde_json::from_str(r#"{"linux":{"intelRdt":{"enableCMT":true,"enableMBM":false}}}"#)
+                .unwrap();
+        normalize(&mut v);
+        let l: oci_spec::runtime::Linux = serde_json::from_value(v["linux"].clone()).unwrap();
+        let rdt = l.intel_rdt().as_ref().unwrap();
+        assert_eq!(
+            (rdt.enable_cmt(), rdt.enable_mbm()),
+            (&Some(true), &Some(false))
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! Every error names the JSON path of the offending field (for example
 //! `linux.namespaces[2].type`) so a user can fix the config without guessing.
 
-mod compat;
+pub(crate) mod compat;
 mod validate;
 
 use std::fs::File;
@@ -142,4 +142,4 @@ mod default;
 pub use default::default_spec;
 
 /// The runtime-spec version husk writes and implements.
-pub const OCI_VERSION: &str = "1.2.1";
+pub const OCI_VERSION: &str = "1.3.0";
