@@ -184,7 +184,7 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SeccompErro
 /// Decodes libseccomp's raw `struct sock_filter` array (native layout).
 pub(super) fn decode(bytes: &[u8]) -> Result<Vec<libc::sock_filter>, SeccompError> {
     let program_error = |reason: String| SeccompError::Program { reason };
-    if bytes.is_empty() || bytes.len() % INSN_SIZE != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(INSN_SIZE) {
         return Err(program_error(format!(
             "{} bytes is not a whole number of instructions",
             bytes.len()

@@ -20,7 +20,7 @@ pub struct Rlimit {
 
 fn resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType as T;
-    (match t {
+    match t {
         T::RlimitCpu => libc::RLIMIT_CPU,
         T::RlimitFsize => libc::RLIMIT_FSIZE,
         T::RlimitData => libc::RLIMIT_DATA,
@@ -37,7 +37,7 @@ fn resource(t: PosixRlimitType) -> u32 {
         T::RlimitNice => libc::RLIMIT_NICE,
         T::RlimitRtprio => libc::RLIMIT_RTPRIO,
         T::RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as u32
+    }
 }
 
 impl Rlimit {

@@ -254,27 +254,6 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>, StateError> {
     Ok(ids)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids() {
-        assert!(validate_id("abc-1_2.3+x").is_ok());
-        for bad in ["", ".", "..", "a/b", "../x", "a b", "é"] {
-            assert!(validate_id(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn own_process_is_alive() {
-        let pid = std::process::id() as i32;
-        let (_, start) = proc_stat(pid).unwrap();
-        assert!(process_alive(pid, start));
-        assert!(!process_alive(pid, start + 1));
-    }
-}
-
 /// The OCI state document handed to hooks and seccomp agents.
 pub fn oci_state_json(
     version: &str,
@@ -306,5 +285,26 @@ impl State {
             &self.bundle,
             &self.annotations,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(validate_id("abc-1_2.3+x").is_ok());
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "é"] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn own_process_is_alive() {
+        let pid = std::process::id() as i32;
+        let (_, start) = proc_stat(pid).unwrap();
+        assert!(process_alive(pid, start));
+        assert!(!process_alive(pid, start + 1));
     }
 }
