@@ -40,11 +40,14 @@ demo: build
 test: deps
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace -- --test-threads=4
-	bash conformance/vm/test-v2.sh target/debug/husk
+	V2_RUNTIMES=husk bash conformance/vm/test-v2.sh target/debug/husk
+	SD_RUNTIMES=husk bash conformance/vm/test-systemd.sh target/debug/husk
 
 conformance: deps build
 	bash conformance/oci-validation/setup.sh
 	bash conformance/oci-validation/compare.sh husk=$(HUSK) runc=/usr/sbin/runc
+	V2_RUNTIMES="husk runc crun" bash conformance/vm/test-v2.sh $(HUSK)
+	SD_RUNTIMES="husk runc crun" bash conformance/vm/test-systemd.sh $(HUSK)
 
 bench: deps build
 

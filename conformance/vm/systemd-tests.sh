@@ -30,7 +30,7 @@ echo "husk: $HUSK"
 HUSK=/run/husk-under-test
 echo "systemd $(systemctl --version | head -1 | cut -d' ' -f2), runc $(runc --version | head -1 | cut -d' ' -f3), crun $(crun --version | head -1 | cut -d' ' -f3)"
 
-RUNTIMES="husk runc crun"
+RUNTIMES=${SD_RUNTIMES:-"husk runc crun"}
 declare -A RES
 ROWS=()
 pass=0 fail=0
