@@ -633,3 +633,13 @@ fn home_comes_from_the_container_passwd() {
     b.set_script("echo $HOME");
     assert_eq!(b.run_fg().ok().stdout, "/root\n");
 }
+
+#[test]
+fn exec_does_not_create_a_missing_cwd() {
+    let mut b = Bundle::new("exec-nocwd");
+    let (id, init) = b.run_detached(&["sleep", "1000"]);
+    let out = b.husk(&["exec", "--cwd", "/dev/shm/missing", &id, "pwd"]);
+    assert_eq!(out.code, 255, "{out:?}");
+    assert!(out.stderr.contains("/dev/shm/missing"), "{}", out.stderr);
+    assert!(!Path::new(&format!("/proc/{init}/root/dev/shm/missing")).exists());
+}

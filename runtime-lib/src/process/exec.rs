@@ -210,6 +210,7 @@ impl ExecPlan {
             no_new_privs: self.no_new_privs,
             seccomp: self.seccomp.as_ref(),
             preserve_fds: self.preserve_fds,
+            create_cwd: false,
         }
     }
 }

@@ -22,6 +22,8 @@ pub(super) struct ProcessView<'a> {
     pub no_new_privs: bool,
     pub seccomp: Option<&'a SeccompPlan>,
     pub preserve_fds: u32,
+    /// Create a missing cwd (the init, as runc's; never for exec, as runc's).
+    pub create_cwd: bool,
 }
 
 pub(super) fn ctx<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
@@ -38,9 +40,12 @@ pub(super) fn drop_privileges(p: &ProcessView<'_>, ch: &Channel) -> Result<CStri
     // Nothing of ours may reach the container process (CVE-2024-21626).
     sys::cloexec_from(3 + p.preserve_fds).map_err(ctx("close_range"))?;
     // As root first (the user may lack search permission on a parent); again below.
-    // A cwd missing from the image is created, as runc does.
+    // A cwd missing from the image is created for the init, as runc does.
     let mut early_cwd = nix::unistd::chdir(p.cwd);
-    if early_cwd == Err(nix::errno::Errno::ENOENT) && std::fs::create_dir_all(p.cwd).is_ok() {
+    if p.create_cwd
+        && early_cwd == Err(nix::errno::Errno::ENOENT)
+        && std::fs::create_dir_all(p.cwd).is_ok()
+    {
         early_cwd = nix::unistd::chdir(p.cwd);
     }
     let early_cwd = early_cwd.is_ok();

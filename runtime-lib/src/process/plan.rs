@@ -153,6 +153,7 @@ impl InitPlan {
             no_new_privs: self.no_new_privs,
             seccomp: self.seccomp.as_ref(),
             preserve_fds: self.preserve_fds,
+            create_cwd: true,
         }
     }
 }
