@@ -1,0 +1,25 @@
+//! husk-conformance: runs the same observable-behaviour scenarios against
+//! husk and other runc-compatible runtimes (runc, crun) side by side, and
+//! benchmarks them.
+//!
+//! - [`bundle`]: busybox-static rootfs + runc-default config per scenario;
+//! - [`scenario`] / [`scenarios`]: the framework and the scenarios;
+//! - [`suite`]: runs them and renders the table;
+//! - [`bench`] / [`floor`]: benchmarks and the bare-kernel floor reference;
+//! - [`proc`], [`runtime`], [`cleanup`]: processes, runtimes, cleanup.
+
+pub mod bench;
+pub mod bundle;
+pub mod cleanup;
+pub mod floor;
+pub mod proc;
+pub mod runtime;
+pub mod scenario;
+pub mod scenarios;
+pub mod suite;
+
+/// The `husk-checker` probe, statically linked by build.rs (empty if that
+/// build failed).
+pub static CHECKER: &[u8] = include_bytes!(env!("HUSK_CHECKER_STATIC"));
+
+pub use runtime::Runtime;

@@ -1,0 +1,193 @@
+//! `husk-conformance`: side-by-side scenarios and benchmarks for husk, runc
+//! and crun. See `husk-conformance --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use husk_conformance::{bench, suite, Runtime};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "husk-conformance",
+    about = "Run OCI runtimes side by side: conformance scenarios and benchmarks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the scenarios against each runtime and print a table.
+    ///
+    /// Exits 1 when husk (the runtime named "husk", else the first one) fails
+    /// a scenario that runc passes (any failure when there is no runc).
+    Run {
+        /// NAME=PATH of a runtime (repeatable; column order).
+        #[arg(long = "runtime", required = true)]
+        runtimes: Vec<String>,
+        /// Only scenarios whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Also write the report as Markdown to this file.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+        /// Working directory (default /var/tmp/husk-conformance-run-PID).
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+        /// Seconds per scenario per runtime.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// Keep the working directory (bundles, call outputs).
+        #[arg(long)]
+        keep: bool,
+        /// Table cell width.
+        #[arg(long, default_value_t = 60)]
+        width: usize,
+    },
+    /// List the scenarios.
+    List,
+    /// Benchmark the runtimes (interleaved), with the floor reference.
+    Bench {
+        /// NAME=PATH of a runtime (repeatable; column order).
+        #[arg(long = "runtime", required = true)]
+        runtimes: Vec<String>,
+        /// Measured iterations per benchmark.
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+        /// Warm-up iterations (discarded).
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Measured iterations of the 100-run batches.
+        #[arg(long = "batch-iterations", default_value_t = 3)]
+        batch_iterations: usize,
+        /// Only benchmarks whose key contains this (lifecycle, run,
+        /// create-kill-delete, state, exec, run-seq, run-par, floor).
+        #[arg(long)]
+        filter: Option<String>,
+        /// Write docs/benchmarks.md (tables, method, machine) from this run.
+        #[arg(long = "write-docs")]
+        write_docs: Option<PathBuf>,
+        /// Working directory (default /var/tmp/husk-conformance-bench-PID).
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+}
+
+fn probe(specs: &[String], work: &std::path::Path) -> Result<Vec<Runtime>, String> {
+    std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let mut out: Vec<Runtime> = Vec::new();
+    for s in specs {
+        let mut rt = Runtime::parse(s)?;
+        if out.iter().any(|r| r.name == rt.name) {
+            return Err(format!("runtime name {} given twice", rt.name));
+        }
+        rt.probe(work)?;
+        out.push(rt);
+    }
+    Ok(out)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("husk-conformance: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Cmd::List => {
+            for s in husk_conformance::scenarios::all() {
+                println!("{:<24} {:<11} {}", s.name, s.area, s.what);
+            }
+            println!(
+                "\nnot covered yet: {}",
+                husk_conformance::scenarios::NOT_YET_COVERED.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Run {
+            runtimes,
+            filter,
+            markdown,
+            workdir,
+            timeout,
+            keep,
+            width,
+        } => {
+            let opts = suite::Options {
+                work: workdir.unwrap_or_else(|| suite::default_work_dir("run")),
+                filter,
+                timeout: Duration::from_secs(timeout),
+                keep,
+                progress: true,
+            };
+            let rts = probe(&runtimes, &opts.work)?;
+            let res = suite::run_suite(&rts, &opts)?;
+            println!("{}", res.table(width));
+            for i in 0..res.runtimes.len() {
+                println!("{}", res.summary_line(i));
+            }
+            let details = res.details();
+            if !details.is_empty() {
+                println!("\n{details}");
+            }
+            if let Some(p) = markdown {
+                std::fs::write(&p, res.markdown()).map_err(|e| format!("{}: {e}", p.display()))?;
+            }
+            let subject = res.column("husk").unwrap_or(0);
+            let regressions = res.regressions(subject, res.column("runc"));
+            if regressions.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "{} fails where runc passes (or fails outright): {}",
+                    res.runtimes[subject],
+                    regressions.join(", ")
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+        Cmd::Bench {
+            runtimes,
+            iterations,
+            warmup,
+            batch_iterations,
+            filter,
+            write_docs,
+            workdir,
+        } => {
+            let opts = bench::Options {
+                work: workdir.unwrap_or_else(|| suite::default_work_dir("bench")),
+                iterations: iterations.max(1),
+                warmup,
+                batch_iterations: batch_iterations.max(1),
+                filter,
+                ..bench::Options::default()
+            };
+            let rts = probe(&runtimes, &opts.work)?;
+            let res = bench::run_bench(&rts, &opts)?;
+            println!("{}", res.tables());
+            if let Some(p) = write_docs {
+                let command = std::iter::once("husk-conformance".to_string())
+                    .chain(std::env::args().skip(1))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
+                std::fs::write(&p, res.markdown(&command))
+                    .map_err(|e| format!("{}: {e}", p.display()))?;
+                eprintln!("wrote {}", p.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
