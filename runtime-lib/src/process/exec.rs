@@ -195,7 +195,12 @@ impl ExecPlan {
             console_size: super::plan::console_size(process),
             preserve_fds,
             new_keyring: !base.no_new_keyring,
-            attrs: crate::attrs::ProcessAttrs::for_exec(process, &base.linux_attrs)?,
+            attrs: crate::attrs::ProcessAttrs::for_exec(process, &base.linux_attrs).map_err(
+                |e| match e {
+                    crate::spec::SpecError::Invalid { field, reason } => invalid(&field, reason),
+                    other => other.into(),
+                },
+            )?,
         })
     }
 
