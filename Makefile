@@ -43,13 +43,21 @@ test: deps
 	V2_RUNTIMES=husk bash conformance/vm/test-v2.sh target/debug/husk
 	SD_RUNTIMES=husk bash conformance/vm/test-systemd.sh target/debug/husk
 
+CONFORMANCE := target/$(PROFILE)/husk-conformance
+RUNTIMES    := --runtime husk=$(HUSK) --runtime runc=/usr/sbin/runc --runtime crun=/usr/bin/crun
+
+# Side by side: the scenario suite (husk, runc, crun), the OCI validation suite (husk, runc),
+# and the cgroup-v2 and systemd guest test sets (husk, runc, crun).
 conformance: deps build
+	$(CONFORMANCE) run $(RUNTIMES) --markdown target/conformance-scenarios.md
 	bash conformance/oci-validation/setup.sh
 	bash conformance/oci-validation/compare.sh husk=$(HUSK) runc=/usr/sbin/runc
 	V2_RUNTIMES="husk runc crun" bash conformance/vm/test-v2.sh $(HUSK)
 	SD_RUNTIMES="husk runc crun" bash conformance/vm/test-systemd.sh $(HUSK)
 
+# Benchmarks of husk, runc and crun in one interleaved run; writes docs/benchmarks.md.
 bench: deps build
+	$(CONFORMANCE) bench $(RUNTIMES) --write-docs docs/benchmarks.md
 
 fmt:
 	$(CARGO) fmt --all
