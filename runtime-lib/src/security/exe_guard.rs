@@ -71,10 +71,23 @@ pub fn guarded_copy(exe: &Path, dir: &Path) -> io::Result<PathBuf> {
     fs::copy(exe, &tmp)?;
     fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o555))?;
     fs::File::open(&tmp)?.sync_all()?;
-    fs::rename(&tmp, &dest)?;
+    // Several husk processes may race to make the first copy: whoever loses finds
+    // the winner's immutable copy in place and uses it.
+    if let Err(e) = fs::rename(&tmp, &dest) {
+        let _ = fs::remove_file(&tmp);
+        return if is_immutable(&dest) {
+            Ok(dest)
+        } else {
+            Err(e)
+        };
+    }
     let f = fs::File::open(&dest)?;
     let flags = get_flags(&f)?;
-    set_flags(&f, flags | FS_IMMUTABLE_FL)?;
+    if let Err(e) = set_flags(&f, flags | FS_IMMUTABLE_FL) {
+        if !is_immutable(&dest) {
+            return Err(e);
+        }
+    }
     remove_stale(dir, &dest);
     Ok(dest)
 }
