@@ -643,3 +643,20 @@ fn exec_does_not_create_a_missing_cwd() {
     assert!(out.stderr.contains("/dev/shm/missing"), "{}", out.stderr);
     assert!(!Path::new(&format!("/proc/{init}/root/dev/shm/missing")).exists());
 }
+
+#[test]
+fn processes_start_with_default_signals() {
+    // SIGPIPE is not ignored (husk's Rust runtime ignores it) and nothing is blocked
+    // (foreground husk blocks what it forwards); ignores of husk's caller pass through.
+    let sigpipe = 1u64 << (libc::SIGPIPE - 1);
+    let check = |status: &str| {
+        let ign = u64::from_str_radix(&status_field(status, "SigIgn"), 16).unwrap();
+        assert_eq!(ign & sigpipe, 0, "SIGPIPE is ignored: {status}");
+        assert_eq!(status_field(status, "SigBlk"), "0000000000000000");
+    };
+    let mut b = Bundle::new("exec-signals");
+    let (id, init) = b.run_detached(&["sleep", "1000"]);
+    check(&fs::read_to_string(format!("/proc/{init}/status")).unwrap());
+    let out = b.husk(&["exec", &id, "cat", "/proc/self/status"]).ok();
+    check(&out.stdout);
+}

@@ -170,6 +170,12 @@ fn exec(a: Args, ctx: &Ctx) -> super::CmdResult {
         )));
         ours = Some(mine);
     }
+    // Block what we forward before the process exists, so that no signal sent to us
+    // from then on is lost (the process itself starts with an empty mask).
+    let set = tty::forwarded_signals();
+    if !a.detach {
+        set.thread_block()?;
+    }
     let proc = container.exec(opts)?;
     if let Some(p) = &a.pid_file {
         write_pid_file(p, proc.pid())?;
@@ -190,8 +196,6 @@ fn exec(a: Args, ctx: &Ctx) -> super::CmdResult {
         None => None,
     };
     drop(ours);
-    let set = tty::forwarded_signals();
-    set.thread_block()?;
     let code = tty::supervise(proc.pid(), &set, proxy.as_mut());
     drop(proxy);
     Ok(code?)

@@ -32,6 +32,7 @@ pub(super) fn ctx<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String 
 
 /// Applies the process's limits and drops privileges; returns the executable to run.
 pub(super) fn drop_privileges(p: &ProcessView<'_>, ch: &Channel) -> Result<CString, String> {
+    reset_signals();
     for r in p.rlimits {
         r.apply().map_err(|e| e.to_string())?;
     }
@@ -105,6 +106,20 @@ pub(super) fn exec(
             "exec {:?}: {e}",
             args.first().map(String::as_str).unwrap_or("")
         )),
+    }
+}
+
+/// The process starts with no blocked signal and SIGPIPE at its default: the Rust
+/// runtime ignores SIGPIPE in husk, and the caller may block signals it forwards;
+/// neither may reach the container (a runc container sees neither).
+fn reset_signals() {
+    // SAFETY: plain signal(2) and sigprocmask(2) on a single-threaded process with a
+    // valid, empty set.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
 }
 
