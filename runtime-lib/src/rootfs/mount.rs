@@ -82,7 +82,10 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
             flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
             NONE,
         )
-        .map_err(apply_err(format!("{} (source {})", what(m), src.display()), "bind mount"))?;
+        .map_err(apply_err(
+            format!("{} (source {})", what(m), src.display()),
+            "bind mount",
+        ))?;
         remount_bind(root, m, flags)?;
     } else {
         let data = (!m.data.is_empty()).then_some(m.data.as_str());
@@ -109,8 +112,14 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
                 if !extra.is_empty() {
                     let dest = root.open_path(&m.dest)?;
                     let keep = MsFlags::from_bits_retain(locked_flags(&dest));
-                    mount(NONE, &sys::fd_path(&dest), NONE, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_REC | extra | keep, NONE)
-                        .map_err(apply_err(what(m), "remount /sys bind"))?;
+                    mount(
+                        NONE,
+                        &sys::fd_path(&dest),
+                        NONE,
+                        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_REC | extra | keep,
+                        NONE,
+                    )
+                    .map_err(apply_err(what(m), "remount /sys bind"))?;
                 }
             } else {
                 return Err(apply_err(what(m), "mount")(e));
