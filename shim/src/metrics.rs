@@ -1,11 +1,14 @@
-//! husk's cgroup statistics as containerd's cgroups v1 metrics
-//! (`io.containerd.cgroups.v1.Metrics`, what `ctr task metrics` and the CRI
-//! plugin decode on a v1 or hybrid host).
+//! husk's cgroup statistics as containerd's metrics: cgroups v1
+//! (`io.containerd.cgroups.v1.Metrics`) on a v1 or hybrid host, cgroups v2
+//! (`io.containerd.cgroups.v2.Metrics`) on a unified host, as containerd decides
+//! (`ctr task metrics` and the CRI plugin decode either).
 
 use containerd_shim::protos::cgroups::metrics::{
     BlkIOEntry, BlkIOStat, CPUStat, CPUUsage, HugetlbStat, MemoryEntry, MemoryOomControl,
     MemoryStat, Metrics, PidsStat, Throttle,
 };
+use containerd_shim::protos::cgroups_v2::metrics as v2;
+use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::MessageField;
 use husk::cgroups::{BlkioEntry, MemoryEntry as HuskMemoryEntry, Stats};
 
@@ -142,6 +145,141 @@ pub fn to_v1(s: &Stats, oom_kills: Option<u64>) -> Metrics {
     }
 }
 
+/// Whether the host is cgroup v2 only (`/sys/fs/cgroup` is a cgroup2 mount).
+pub fn unified_host() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// Converts for a v2 host; `oom_kills` is `memory.events`' `oom_kill`.
+pub fn to_v2(s: &Stats, oom_kills: Option<u64>) -> v2::Metrics {
+    let raw = |k: &str| s.memory.raw.get(k).copied().unwrap_or(0);
+    // husk reports swap as memory+swap (runc's v1 shape); v2 wants swap alone.
+    let swap_usage = s.memory.swap.usage.saturating_sub(s.memory.usage.usage);
+    let swap_limit = if s.memory.swap.limit == u64::MAX || s.memory.usage.limit == u64::MAX {
+        s.memory.swap.limit
+    } else {
+        s.memory.swap.limit.saturating_sub(s.memory.usage.limit)
+    };
+    let mut io: Vec<v2::IOEntry> = Vec::new();
+    let mut entry = |major: u64, minor: u64| -> usize {
+        match io.iter().position(|e| e.major == major && e.minor == minor) {
+            Some(i) => i,
+            None => {
+                io.push(v2::IOEntry {
+                    major,
+                    minor,
+                    ..Default::default()
+                });
+                io.len() - 1
+            }
+        }
+    };
+    let mut pending = Vec::new();
+    for e in &s.blkio.io_service_bytes_recursive {
+        pending.push((entry(e.major, e.minor), e.op.as_str(), true, e.value));
+    }
+    for e in &s.blkio.io_serviced_recursive {
+        pending.push((entry(e.major, e.minor), e.op.as_str(), false, e.value));
+    }
+    for (i, op, bytes, v) in pending {
+        let e = &mut io[i];
+        match (op, bytes) {
+            ("Read", true) => e.rbytes = v,
+            ("Write", true) => e.wbytes = v,
+            ("Read", false) => e.rios = v,
+            ("Write", false) => e.wios = v,
+            _ => {}
+        }
+    }
+    v2::Metrics {
+        pids: MessageField::some(v2::PidsStat {
+            current: s.pids.current,
+            limit: s.pids.limit,
+            ..Default::default()
+        }),
+        cpu: MessageField::some(v2::CPUStat {
+            usage_usec: s.cpu.usage.total / 1000,
+            user_usec: s.cpu.usage.user / 1000,
+            system_usec: s.cpu.usage.kernel / 1000,
+            nr_periods: s.cpu.throttling.periods,
+            nr_throttled: s.cpu.throttling.throttled_periods,
+            throttled_usec: s.cpu.throttling.throttled_time / 1000,
+            ..Default::default()
+        }),
+        memory: MessageField::some(v2::MemoryStat {
+            anon: raw("anon"),
+            file: raw("file"),
+            kernel_stack: raw("kernel_stack"),
+            slab: raw("slab"),
+            sock: raw("sock"),
+            shmem: raw("shmem"),
+            file_mapped: raw("file_mapped"),
+            file_dirty: raw("file_dirty"),
+            file_writeback: raw("file_writeback"),
+            anon_thp: raw("anon_thp"),
+            inactive_anon: raw("inactive_anon"),
+            active_anon: raw("active_anon"),
+            inactive_file: raw("inactive_file"),
+            active_file: raw("active_file"),
+            unevictable: raw("unevictable"),
+            slab_reclaimable: raw("slab_reclaimable"),
+            slab_unreclaimable: raw("slab_unreclaimable"),
+            pgfault: raw("pgfault"),
+            pgmajfault: raw("pgmajfault"),
+            workingset_refault: raw("workingset_refault"),
+            workingset_activate: raw("workingset_activate"),
+            workingset_nodereclaim: raw("workingset_nodereclaim"),
+            pgrefill: raw("pgrefill"),
+            pgscan: raw("pgscan"),
+            pgsteal: raw("pgsteal"),
+            pgactivate: raw("pgactivate"),
+            pgdeactivate: raw("pgdeactivate"),
+            pglazyfree: raw("pglazyfree"),
+            pglazyfreed: raw("pglazyfreed"),
+            thp_fault_alloc: raw("thp_fault_alloc"),
+            thp_collapse_alloc: raw("thp_collapse_alloc"),
+            usage: s.memory.usage.usage,
+            usage_limit: s.memory.usage.limit,
+            swap_usage,
+            swap_limit,
+            max_usage: s.memory.usage.max,
+            ..Default::default()
+        }),
+        io: MessageField::some(v2::IOStat {
+            usage: io,
+            ..Default::default()
+        }),
+        hugetlb: s
+            .hugetlb
+            .iter()
+            .map(|(size, h)| v2::HugeTlbStat {
+                current: h.usage,
+                max: h.max,
+                pagesize: size.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        memory_events: MessageField::some(v2::MemoryEvents {
+            max: s.memory.usage.failcnt,
+            oom_kill: oom_kills.unwrap_or(0),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The metrics for this host, as the `Any` containerd expects.
+pub fn to_any(s: &Stats, oom_kills: Option<u64>) -> Result<Any, String> {
+    let r = if unified_host() {
+        containerd_shim::util::convert_to_any(Box::new(to_v2(s, oom_kills)))
+    } else {
+        containerd_shim::util::convert_to_any(Box::new(to_v1(s, oom_kills)))
+    };
+    r.map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +309,46 @@ mod tests {
         assert_eq!(
             <Metrics as containerd_shim::protos::protobuf::MessageFull>::descriptor().full_name(),
             "io.containerd.cgroups.v1.Metrics"
+        );
+    }
+
+    #[test]
+    fn stats_map_to_v2_metrics() {
+        let mut s = Stats::default();
+        s.cpu.usage.total = 5_000;
+        s.cpu.usage.user = 3_000;
+        s.memory.usage.usage = 100;
+        s.memory.usage.limit = 1000;
+        s.memory.swap.usage = 130;
+        s.memory.swap.limit = 1500;
+        s.memory.raw.insert("anon".into(), 64);
+        for (op, v) in [("Read", 10), ("Write", 20)] {
+            s.blkio.io_service_bytes_recursive.push(BlkioEntry {
+                major: 8,
+                minor: 0,
+                op: op.into(),
+                value: v,
+            });
+            s.blkio.io_serviced_recursive.push(BlkioEntry {
+                major: 8,
+                minor: 0,
+                op: op.into(),
+                value: v / 10,
+            });
+        }
+        let m = to_v2(&s, Some(1));
+        assert_eq!(m.cpu.usage_usec, 5);
+        assert_eq!(m.cpu.user_usec, 3);
+        assert_eq!((m.memory.swap_usage, m.memory.swap_limit), (30, 500));
+        assert_eq!(m.memory.anon, 64);
+        assert_eq!(m.io.usage.len(), 1);
+        let e = &m.io.usage[0];
+        assert_eq!((e.rbytes, e.wbytes, e.rios, e.wios), (10, 20, 1, 2));
+        assert_eq!(m.memory_events.oom_kill, 1);
+        assert_eq!(
+            <v2::Metrics as containerd_shim::protos::protobuf::MessageFull>::descriptor()
+                .full_name(),
+            "io.containerd.cgroups.v2.Metrics"
         );
     }
 }

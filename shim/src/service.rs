@@ -903,10 +903,9 @@ impl Inner {
         let c = self.container(&req.id)?;
         let h = lock(&c.handle);
         let s = h.stats().map_err(lib_err)?;
-        let m = metrics::to_v1(&s, h.oom_kills());
+        let oom = h.oom_kills();
         drop(h);
-        let any = containerd_shim::util::convert_to_any(Box::new(m))
-            .map_err(|e| internal(e.to_string()))?;
+        let any = metrics::to_any(&s, oom).map_err(internal)?;
         Ok(StatsResponse {
             stats: MessageField::some(any),
             ..Default::default()

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Benchmark: the husk shim against containerd's runc v2 shim, under one private
+# containerd, in the same run.
+#
+#   shim/bench/run.sh [HUSK_SHIM] [N_CONTAINERS] [N_RUNS]
+#
+# * RSS per running container: N detached `sleep` containers per runtime, the Rss
+#   of every shim process (from /proc/PID/smaps_rollup) summed and divided by N.
+#   The containers' own processes are not counted.
+# * `ctr run --rm IMAGE ID /bin/true` latency: N_RUNS runs per runtime,
+#   interleaved; mean, median and min in milliseconds.
+#
+# Runtimes: husk shim (io.containerd.husk.v2), runc shim + runc, and runc shim +
+# husk CLI when target/release/husk exists. Needs root, containerd, busybox-static.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+SHIM=${1:-$REPO/target/release/containerd-shim-husk-v2}
+N=${2:-10}
+RUNS=${3:-30}
+HUSK_CLI=${HUSK_CLI:-$(dirname "$SHIM")/husk}
+RUNC=${RUNC:-$(command -v runc)}
+
+[ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
+command -v containerd >/dev/null && command -v ctr >/dev/null || { echo "needs containerd (apt-get install containerd)" >&2; exit 1; }
+[ -x "$SHIM" ] || { echo "no shim at $SHIM (cargo build --release -p containerd-shim-husk-v2)" >&2; exit 1; }
+
+W=$(mktemp -d /tmp/husk-shim-bench.XXXXXX)
+NS=bench
+SOCK=$W/c.sock
+CTR=(ctr -a "$SOCK" -n "$NS")
+CPID=
+cleanup() {
+    set +e
+    for id in $("${CTR[@]}" c ls -q 2>/dev/null); do
+        "${CTR[@]}" t kill -a -s SIGKILL "$id" >/dev/null 2>&1
+    done
+    sleep 0.5
+    for id in $("${CTR[@]}" c ls -q 2>/dev/null); do
+        "${CTR[@]}" t rm -f "$id" >/dev/null 2>&1
+        "${CTR[@]}" c rm "$id" >/dev/null 2>&1
+    done
+    for p in $(pgrep -f -- "-address $SOCK"); do kill -9 "$p" 2>/dev/null; done
+    [ -n "$CPID" ] && kill "$CPID" 2>/dev/null && wait "$CPID" 2>/dev/null
+    grep -o " $W[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+    rm -rf "$W" /run/containerd/husk/$NS /run/containerd/runc/$NS
+    for d in /sys/fs/cgroup/*/$NS; do rmdir "$d" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+# A busybox image as an OCI archive (no registry).
+mkimage() {
+    local w=$W/img
+    mkdir -p $w/rootfs/{bin,etc,proc,sys,dev,tmp} $w/layout/blobs/sha256
+    cp /bin/busybox $w/rootfs/bin/busybox
+    for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox $w/rootfs/bin/$a; done
+    echo 'root:x:0:0:root:/root:/bin/sh' > $w/rootfs/etc/passwd
+    tar -C $w/rootfs --numeric-owner -cf $w/layer.tar .
+    local ld ls cd cs md ms
+    ld=$(sha256sum $w/layer.tar | cut -d' ' -f1); ls=$(stat -c %s $w/layer.tar); mv $w/layer.tar $w/layout/blobs/sha256/$ld
+    printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' $ld > $w/c.json
+    cd=$(sha256sum $w/c.json | cut -d' ' -f1); cs=$(stat -c %s $w/c.json); mv $w/c.json $w/layout/blobs/sha256/$cd
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' $cd $cs $ld $ls > $w/m.json
+    md=$(sha256sum $w/m.json | cut -d' ' -f1); ms=$(stat -c %s $w/m.json); mv $w/m.json $w/layout/blobs/sha256/$md
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"docker.io/library/bench:latest"}}]}' $md $ms > $w/layout/index.json
+    echo '{"imageLayoutVersion":"1.0.0"}' > $w/layout/oci-layout
+    tar -C $w/layout -cf $W/image.tar .
+}
+
+cat > $W/config.toml <<EOF
+version = 2
+root = "$W/root"
+state = "$W/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$SOCK"
+[ttrpc]
+  address = "$SOCK.ttrpc"
+[debug]
+  level = "warn"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$W/opt"
+EOF
+containerd --config $W/config.toml >$W/containerd.log 2>&1 &
+CPID=$!
+for _ in $(seq 100); do "${CTR[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
+mkimage
+"${CTR[@]}" images import $W/image.tar >/dev/null
+IMG=docker.io/library/bench:latest
+
+declare -A RT
+RT[husk-shim]="--runtime $SHIM"
+RT[runc-shim+runc]="--runc-binary $RUNC"
+[ -x "$HUSK_CLI" ] && RT[runc-shim+husk-cli]="--runc-binary $HUSK_CLI"
+NAMES=(husk-shim runc-shim+runc)
+[ -x "$HUSK_CLI" ] && NAMES+=(runc-shim+husk-cli)
+
+# Warm up (page cache, husk's immutable self-copy).
+for n in "${NAMES[@]}"; do "${CTR[@]}" run --rm ${RT[$n]} $IMG warm-$RANDOM /bin/true >/dev/null; done
+
+echo "== RSS per running container ($N detached containers each)"
+for n in "${NAMES[@]}"; do
+    for i in $(seq $N); do "${CTR[@]}" run -d ${RT[$n]} $IMG "rss-$i" sleep 1000 >/dev/null; done
+    sleep 1
+    total=0; procs=0
+    for p in $(pgrep -f -- "containerd-shim.* -address $SOCK "); do
+        r=$(awk '/^Rss:/ {print $2}' /proc/$p/smaps_rollup 2>/dev/null || echo 0)
+        total=$((total + r)); procs=$((procs + 1))
+    done
+    printf '%-20s %6d KiB per container (%d shim processes, %d KiB total)\n' "$n" $((total / N)) $procs $total
+    for i in $(seq $N); do "${CTR[@]}" t kill -s SIGKILL "rss-$i" >/dev/null 2>&1; done
+    sleep 0.5
+    for i in $(seq $N); do "${CTR[@]}" t rm -f "rss-$i" >/dev/null 2>&1; "${CTR[@]}" c rm "rss-$i" >/dev/null 2>&1; done
+    sleep 0.5
+done
+
+echo "== ctr run --rm ... /bin/true latency ($RUNS runs each, interleaved)"
+declare -A T
+for i in $(seq $RUNS); do
+    for n in "${NAMES[@]}"; do
+        s=$(date +%s%N)
+        "${CTR[@]}" run --rm ${RT[$n]} $IMG "lat-$i" /bin/true >/dev/null
+        e=$(date +%s%N)
+        T[$n]+="$(( (e - s) / 1000 )) "
+    done
+done
+for n in "${NAMES[@]}"; do
+    echo ${T[$n]} | tr ' ' '\n' | sort -n | awk -v name="$n" '
+        NF { v[NR] = $1; s += $1 }
+        END { printf "%-20s mean %6.1f ms  median %6.1f ms  min %6.1f ms\n", name, s / NR / 1000, v[int((NR + 1) / 2)] / 1000, v[1] / 1000 }'
+done
