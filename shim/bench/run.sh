@@ -104,7 +104,7 @@ for n in "${NAMES[@]}"; do
     for i in $(seq $N); do "${CTR[@]}" run -d ${RT[$n]} $IMG "rss-$i" sleep 1000 >/dev/null; done
     sleep 1
     total=0; procs=0
-    for p in $(pgrep -f -- "containerd-shim.* -address $SOCK "); do
+    for p in $(pgrep -f -- "containerd-shim.* -address $SOCK( |$)"); do
         r=$(awk '/^Rss:/ {print $2}' /proc/$p/smaps_rollup 2>/dev/null || echo 0)
         total=$((total + r)); procs=$((procs + 1))
     done
