@@ -22,6 +22,8 @@ pub const IMAGE: &str = "docker.io/library/husk-busybox:latest";
 pub const SHIM: &str = env!("CARGO_BIN_EXE_containerd-shim-husk-v2");
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
+/// Set once containerd failed to start here: the other tests skip at once.
+static NO_CONTAINERD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// A running private containerd.
 pub struct Env {
@@ -221,6 +223,9 @@ impl Env {
         let (Some(containerd), Some(_)) = (which("containerd"), which("ctr")) else {
             return skip("containerd is not installed (apt-get install containerd)");
         };
+        if NO_CONTAINERD.load(Ordering::SeqCst) {
+            return skip("containerd did not start (see the first test's message)");
+        }
         let image = match image_tar() {
             Ok(i) => i,
             Err(e) => return skip(&e),
@@ -295,6 +300,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
                     "containerd log:\n{}",
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 );
+                NO_CONTAINERD.store(true, Ordering::SeqCst);
                 return skip("containerd did not start");
             }
             std::thread::sleep(Duration::from_millis(100));
