@@ -2,7 +2,8 @@
 //!
 //! * `containerd.runc.v1.Options` (the runc shim's, what `ctr` and the CRI plugin
 //!   send for runc-style runtimes): `Root`, `NoPivotRoot`, `NoNewKeyring`,
-//!   `SystemdCgroup` are honoured; `BinaryName` names a runc binary and is ignored
+//!   `SystemdCgroup`, `IoUid`/`IoGid` (owner of the stdio pipes the shim makes)
+//!   are honoured; `BinaryName` names a runc binary and is ignored
 //!   (husk runs in-process); the CRIU paths only matter to checkpoint, which is
 //!   refused anyway; `ShimCgroup` is refused.
 //! * `runtimeoptions.v1.Options` (what the CRI plugin sends for other runtime

@@ -433,6 +433,7 @@ impl Inner {
             stdout: req.stdout.clone(),
             stderr: req.stderr.clone(),
             terminal: req.terminal,
+            owner: io_owner(&opts.raw),
         };
         let prepared = stdio::prepare(&paths, &req.id, &self.namespace, &|pid| {
             self.ignore_pid(pid)
@@ -732,6 +733,7 @@ impl Inner {
             stdout: req.stdout.clone(),
             stderr: req.stderr.clone(),
             terminal: req.terminal,
+            owner: c.init.paths.owner,
         };
         let mut spec = spec;
         spec.set_terminal(Some(req.terminal));
@@ -920,6 +922,11 @@ impl Inner {
         self.exit.signal();
         Ok(Empty::new())
     }
+}
+
+/// `IoUid`/`IoGid` of the runtime options, when not root.
+fn io_owner(o: &containerd_shim::api::Options) -> Option<(u32, u32)> {
+    (o.io_uid != 0 || o.io_gid != 0).then_some((o.io_uid, o.io_gid))
 }
 
 /// Whether the bundle's config gives the container a pid namespace of its own

@@ -30,6 +30,9 @@ use crate::helper::{self, ChildStdio, ConsoleListener};
 /// The stdio paths of one process, as given by containerd.
 #[derive(Debug, Clone, Default)]
 pub struct Paths {
+    /// Owner for the pipes the shim makes for the process (the runtime options'
+    /// `IoUid`/`IoGid`, for user-namespaced containers), as the runc shim.
+    pub owner: Option<(u32, u32)>,
     /// stdin (empty: none).
     pub stdin: String,
     /// stdout (empty: none).
@@ -192,6 +195,19 @@ fn open_file_append(path: &str) -> Result<OwnedFd, String> {
         Mode::from_bits_truncate(0o644),
     )
     .map_err(|e| format!("open {path}: {e}"))
+}
+
+/// Gives a pipe the process's owner (nothing to do without one).
+fn chown(fd: &OwnedFd, owner: Option<(u32, u32)>) -> Result<(), String> {
+    let Some((uid, gid)) = owner else {
+        return Ok(());
+    };
+    nix::unistd::fchown(
+        fd,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .map_err(|e| format!("chown stdio pipe to {uid}:{gid}: {e}"))
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
@@ -380,6 +396,7 @@ pub fn prepare(
         )
         .map_err(|e| format!("open stdin fifo {}: {e}", paths.stdin))?;
         let (r, w) = pipe()?;
+        chown(&r, paths.owner)?;
         io.stdin = Some(Copier::spawn("stdin-copy", fifo, Dst::Owned(w))?);
         r
     };
@@ -387,7 +404,10 @@ pub fn prepare(
     let err_t = parse_target(&paths.stderr)?;
     let (stdout, stderr) = match (&out_t, &err_t) {
         (Target::Binary { path, args }, _) | (_, Target::Binary { path, args }) => {
-            start_logger(path, args, container_id, namespace, on_spawn)?
+            let (o, e) = start_logger(path, args, container_id, namespace, on_spawn)?;
+            chown(&o, paths.owner)?;
+            chown(&e, paths.owner)?;
+            (o, e)
         }
         (Target::File(p), _) | (_, Target::File(p)) => {
             let f = open_file_append(p)?;
@@ -541,6 +561,18 @@ impl ProcessIo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pipes_get_the_io_owner() {
+        let (r, _w) = pipe().unwrap();
+        chown(&r, None).unwrap();
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        chown(&r, Some((1234, 5678))).unwrap();
+        let st = nix::sys::stat::fstat(&r).unwrap();
+        assert_eq!((st.st_uid, st.st_gid), (1234, 5678));
+    }
 
     #[test]
     fn targets_parse_like_containerd() {
