@@ -119,11 +119,21 @@ fn blob(layout: &Path, f: &Path) -> (String, u64) {
     (d, size)
 }
 
-/// An OCI image archive with busybox-static as its only layer (built once per
-/// test binary).
+/// An OCI image archive with busybox-static as its only layer: one file in the
+/// temporary directory per busybox binary, reused by later runs.
 fn image_tar() -> Result<PathBuf, String> {
     static IMG: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     IMG.get_or_init(|| {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata("/bin/busybox").map_err(|e| format!("/bin/busybox: {e}"))?;
+        let out = std::env::temp_dir().join(format!(
+            "husk-shim-test-image-{:x}-{:x}.tar",
+            m.size(),
+            m.mtime()
+        ));
+        if out.is_file() {
+            return Ok(out);
+        }
         let bb = Path::new("/bin/busybox");
         let static_bb = Command::new("file")
             .arg("-L")
@@ -195,19 +205,21 @@ fn image_tar() -> Result<PathBuf, String> {
         .map_err(|e| e.to_string())?;
         fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
             .map_err(|e| e.to_string())?;
-        let out = std::env::temp_dir().join(format!("husk-shim-image-{}.tar", std::process::id()));
+        let tmp = w.with_extension("tar");
         let st = Command::new("tar")
             .arg("-C")
             .arg(&layout)
             .arg("-cf")
-            .arg(&out)
+            .arg(&tmp)
             .arg(".")
             .status()
             .map_err(|e| e.to_string())?;
         let _ = fs::remove_dir_all(&w);
         if !st.success() {
+            let _ = fs::remove_file(&tmp);
             return Err("tar of the image layout failed".into());
         }
+        fs::rename(&tmp, &out).map_err(|e| e.to_string())?;
         Ok(out)
     })
     .clone()
