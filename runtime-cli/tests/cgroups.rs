@@ -116,7 +116,8 @@ fn pause_freezes_and_resume_restarts() {
     let (id, _pid) = b.run_detached(&[
         "sh",
         "-c",
-        "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done",
+        // Write a temp file and rename it, so a reader never sees a half-written counter.
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.05; done",
     ]);
     let count = || {
         std::fs::read_to_string(b.rootfs.join("tmp/count"))
@@ -133,7 +134,10 @@ fn pause_freezes_and_resume_restarts() {
     assert_eq!(count(), a, "the counter moved while paused");
     b.husk(&["resume", &id]).ok();
     assert_eq!(b.status(&id), "running");
-    std::thread::sleep(Duration::from_millis(400));
+    let start = std::time::Instant::now();
+    while count() <= a && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(count() > a, "the counter did not move after resume");
     b.husk(&["resume", &id]).fails_with(&["not paused"]);
 }
