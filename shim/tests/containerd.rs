@@ -539,14 +539,19 @@ fn terminal_and_resize() {
         return;
     }
     let cmd = format!(
-        "stty cols 91 rows 37; timeout -k 5 60 ctr -a {} -n {} run --rm -t --runtime {} {} t1 sh -c 'tty; sleep 0.5; stty size; echo tty-ok'",
+        "stty cols 91 rows 37; timeout --foreground -k 5 60 ctr -a {} -n {} run --rm -t --runtime {} {} t1 sh -c 'tty; sleep 0.5; stty size; echo tty-ok'",
         env.sock.display(),
         env.ns,
         SHIM,
         common::IMAGE
     );
+    // script(1) runs the command with $SHELL; pin it so CI (no SHELL) and a
+    // login shell behave alike. `timeout --foreground` keeps ctr in the pty's
+    // foreground process group: in a background group its raw-mode tcsetattr
+    // gets SIGTTOU and ctr stops, printing nothing.
     let o = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
+        .env("SHELL", "/bin/sh")
         .stdin(Stdio::null())
         .output()
         .expect("script");
@@ -560,12 +565,13 @@ fn terminal_and_resize() {
     env.run_detached(&husk(), &[], "t2", &["sleep", "1000"]);
     assert!(env.wait_status("t2", "RUNNING"));
     let cmd = format!(
-        "timeout -k 5 60 ctr -a {} -n {} task exec -t --exec-id te t2 sh -c 'tty; echo exec-tty-ok; exit 3'",
+        "timeout --foreground -k 5 60 ctr -a {} -n {} task exec -t --exec-id te t2 sh -c 'tty; echo exec-tty-ok; exit 3'",
         env.sock.display(),
         env.ns
     );
     let o = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
+        .env("SHELL", "/bin/sh")
         .stdin(Stdio::null())
         .output()
         .expect("script");
