@@ -120,10 +120,10 @@ impl ContainerBuilder {
         let spec = spec::load(&bundle)?;
         spec::validate(&spec, &bundle)?;
         let mut plan = InitPlan::from_spec(&self.id, &spec, &bundle, &self.opts)?;
-        plan.env.extend(self.extra_env.iter().cloned());
+        plan.process.env.extend(self.extra_env.iter().cloned());
         phase.done("load and plan config.json");
         // Connect before anything is made: a bad socket leaves nothing behind.
-        let console = match (&self.console_socket, plan.terminal) {
+        let console = match (&self.console_socket, plan.process.terminal) {
             (Some(cs), true) => Some(cs.connect()?),
             (None, true) => return Err(TtyError::NoConsoleSocket.into()),
             (Some(_), false) => return Err(TtyError::UnusedConsoleSocket.into()),
@@ -204,7 +204,7 @@ impl ContainerBuilder {
             annotations: spec.annotations().clone().unwrap_or_default(),
             cgroup: Some(cgroup),
             hooks: spec.hooks().clone(),
-            terminal: plan.terminal,
+            terminal: plan.process.terminal,
             exec: Some(process::ExecBase::from_spec(
                 &spec,
                 self.opts.no_new_keyring,

@@ -114,7 +114,7 @@ impl Container {
         let plan = ExecPlan::new(self.id(), &base, &process, opts.preserve_fds)?;
         let sub = sub_cgroups(&opts.cgroup)?;
 
-        let console = match (&opts.console, plan.terminal) {
+        let console = match (&opts.console, plan.process.terminal) {
             (Some(cs), true) => Some(cs.connect()?),
             (None, true) => return Err(TtyError::NoConsoleSocket.into()),
             (Some(_), false) => return Err(TtyError::UnusedConsoleSocket.into()),

@@ -11,7 +11,6 @@
 //! privileges the way the init does, and execs.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
 
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
@@ -20,12 +19,11 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process, Spec};
 use serde::{Deserialize, Serialize};
 
 use super::channel::{Channel, Msg};
-use super::finalize::{self, ctx, ProcessView};
+use super::finalize::{self, ctx};
+use super::plan::ProcessPlan;
 use super::{sys_err, ProcessError};
 use crate::namespaces::NamespacePlan;
-use crate::security::{CapPlan, Rlimit, UserPlan};
 use crate::sys::{self, Fork};
-use crate::tty::WinSize;
 
 /// What `exec` takes from the container's config, saved in state.json at create so
 /// a later change to the bundle cannot change what exec does (runc keeps its config
@@ -101,30 +99,8 @@ pub struct ExecPlan {
     pub id: String,
     /// CLONE_NEW* bits to join.
     pub namespaces: u64,
-    /// `process.args`.
-    pub args: Vec<String>,
-    /// `process.env`.
-    pub env: Vec<String>,
-    /// `process.cwd`.
-    pub cwd: PathBuf,
-    /// `process.user`.
-    pub user: UserPlan,
-    /// `process.capabilities`.
-    pub caps: CapPlan,
-    /// `process.rlimits`.
-    pub rlimits: Vec<Rlimit>,
-    /// `process.noNewPrivileges`.
-    pub no_new_privs: bool,
-    /// `process.oomScoreAdj`.
-    pub oom_score_adj: Option<i32>,
-    /// The container's `linux.seccomp`.
-    pub seccomp: Option<crate::seccomp::SeccompPlan>,
-    /// `process.terminal`.
-    pub terminal: bool,
-    /// `process.consoleSize`.
-    pub console_size: Option<WinSize>,
-    /// Extra fds (3..3+n) passed through.
-    pub preserve_fds: u32,
+    /// The exec'd `process` (with the container's `linux.seccomp` and `--preserve-fds`).
+    pub process: ProcessPlan,
     /// Join the container's session keyring name.
     pub new_keyring: bool,
     /// `process.scheduler`, `ioPriority`, `execCPUAffinity`; the container's
@@ -146,8 +122,7 @@ impl ExecPlan {
         process: &Process,
         preserve_fds: u32,
     ) -> Result<Self, crate::Error> {
-        let args = process.args().clone().unwrap_or_default();
-        if args.is_empty() {
+        if process.args().as_deref().unwrap_or_default().is_empty() {
             return Err(invalid("process.args", "args must not be empty"));
         }
         if !process.cwd().is_absolute() {
@@ -175,25 +150,10 @@ impl ExecPlan {
                 "apparmor failed to apply profile {p:?}: AppArmor is not supported by husk"
             )));
         }
-        let seccomp = match &base.seccomp {
-            Some(s) => Some(crate::seccomp::plan(s)?),
-            None => None,
-        };
         Ok(ExecPlan {
             id: id.to_string(),
             namespaces: base.namespaces,
-            args,
-            env: process.env().clone().unwrap_or_default(),
-            cwd: process.cwd().clone(),
-            user: UserPlan::from_spec(process.user()),
-            caps: CapPlan::from_spec(process.capabilities().as_ref()),
-            rlimits: Rlimit::plan(process.rlimits().as_deref().unwrap_or_default()),
-            no_new_privs: process.no_new_privileges().unwrap_or(false),
-            oom_score_adj: process.oom_score_adj(),
-            seccomp,
-            terminal: process.terminal().unwrap_or(false),
-            console_size: super::plan::console_size(process),
-            preserve_fds,
+            process: ProcessPlan::new(process, base.seccomp.as_ref(), preserve_fds)?,
             new_keyring: !base.no_new_keyring,
             attrs: crate::attrs::ProcessAttrs::for_exec(process, &base.linux_attrs).map_err(
                 |e| match e {
@@ -203,21 +163,6 @@ impl ExecPlan {
             )?,
         })
     }
-
-    fn process_view(&self) -> ProcessView<'_> {
-        ProcessView {
-            args: &self.args,
-            env: &self.env,
-            cwd: &self.cwd,
-            user: &self.user,
-            caps: &self.caps,
-            rlimits: &self.rlimits,
-            no_new_privs: self.no_new_privs,
-            seccomp: self.seccomp.as_ref(),
-            preserve_fds: self.preserve_fds,
-            create_cwd: false,
-        }
-    }
 }
 
 /// Starts the exec'd process in the container whose init is `init` (a pidfd);
@@ -225,7 +170,7 @@ impl ExecPlan {
 ///
 /// `join_cgroup` puts a pid into the container's cgroup (the intermediate process,
 /// before it enters the namespaces, so the cgroup namespace root is right).
-/// `console` is the connected console socket when `plan.terminal`. `root` is an
+/// `console` is the connected console socket when `plan.process.terminal`. `root` is an
 /// `O_PATH` fd on the init's root, for a container without a mount namespace of its
 /// own (the process chroots there). `state_json` gives the OCI state for a seccomp
 /// agent.
@@ -294,7 +239,12 @@ fn wait_exec(
             Err(e) => return Err(ProcessError::Init(e.to_string())),
             Ok((Msg::Error(e), _)) => return Err(ProcessError::Init(e)),
             Ok((Msg::SeccompFd, Some(fd))) => {
-                let Some(l) = plan.seccomp.as_ref().and_then(|s| s.listener.as_ref()) else {
+                let Some(l) = plan
+                    .process
+                    .seccomp
+                    .as_ref()
+                    .and_then(|s| s.listener.as_ref())
+                else {
                     continue;
                 };
                 crate::seccomp::send_to_listener(&l.path, fd.as_fd(), &state_json(), &l.metadata)
@@ -359,7 +309,7 @@ fn intermediate(
 /// The exec'd process, inside every namespace: never returns.
 fn run_process(plan: &ExecPlan, ch: &Channel, console: Option<OwnedFd>) -> ! {
     let err = match setup_process(plan, ch, console) {
-        Ok(exe) => match finalize::exec(&exe, &plan.args, &plan.env) {
+        Ok(exe) => match finalize::exec(&exe, &plan.process.args, &plan.process.env) {
             Ok(never) => match never {},
             Err(e) => e,
         },
@@ -376,7 +326,7 @@ fn setup_process(
     console: Option<OwnedFd>,
 ) -> Result<std::ffi::CString, String> {
     nix::unistd::setsid().map_err(ctx("setsid"))?;
-    if let Some(adj) = plan.oom_score_adj {
+    if let Some(adj) = plan.process.oom_score_adj {
         let proc = crate::paths::ProcHandle::new().map_err(ctx("open procfs"))?;
         proc.write("self/oom_score_adj", adj.to_string().as_bytes())
             .map_err(ctx("process.oomScoreAdj"))?;
@@ -385,21 +335,23 @@ fn setup_process(
         // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.
         let _ = sys::join_session_keyring(&format!("_ses.{}", plan.id));
     }
-    if plan.terminal {
+    if plan.process.terminal {
         let sock = console.ok_or("process.terminal: no console socket")?;
         let slash = std::fs::File::open("/").map_err(ctx("open /"))?;
         let mut pty = crate::tty::Pty::open_in(slash.as_fd()).map_err(|e| e.to_string())?;
-        pty.resize(plan.console_size).map_err(|e| e.to_string())?;
+        pty.resize(plan.process.console_size)
+            .map_err(|e| e.to_string())?;
         pty.send_master(sock.as_fd()).map_err(|e| e.to_string())?;
         drop(sock);
         pty.into_stdio().map_err(|e| e.to_string())?;
-        crate::tty::chown_stdio_pty(plan.user.uid).map_err(ctx("chown the pty"))?;
+        crate::tty::chown_stdio_pty(plan.process.user.uid).map_err(ctx("chown the pty"))?;
     }
     // The runtime may exit once we exec (a detached exec): from now on outlive it.
     sys::set_pdeathsig(0).map_err(ctx("prctl(PR_SET_PDEATHSIG)"))?;
     // Scheduler, I/O priority, personality, memory policy, execCPUAffinity.final.
     plan.attrs.apply().map_err(|e| e.to_string())?;
-    finalize::drop_privileges(&plan.process_view(), ch)
+    // An exec'd process never creates its cwd, as runc's.
+    finalize::drop_privileges(&plan.process, false, ch)
 }
 
 #[cfg(test)]
@@ -433,9 +385,12 @@ mod tests {
         )
         .unwrap();
         let plan = ExecPlan::new("c", &base, &p, 2).unwrap();
-        assert_eq!((plan.user.uid, plan.user.gid), (5, 6));
-        assert_eq!(plan.console_size, Some(WinSize { rows: 20, cols: 70 }));
-        assert_eq!(plan.preserve_fds, 2);
+        assert_eq!((plan.process.user.uid, plan.process.user.gid), (5, 6));
+        assert_eq!(
+            plan.process.console_size,
+            Some(crate::tty::WinSize { rows: 20, cols: 70 })
+        );
+        assert_eq!(plan.process.preserve_fds, 2);
         let bad = |j: &str| {
             let p: Process = serde_json::from_str(j).unwrap();
             ExecPlan::new("c", &base, &p, 0).unwrap_err().to_string()

@@ -7,33 +7,23 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::channel::{Channel, Msg};
+use super::plan::ProcessPlan;
 use crate::seccomp::SeccompPlan;
-use crate::security::{CapPlan, Rlimit, UserPlan};
 use crate::sys;
-
-/// The parts of a process plan these steps read.
-pub(super) struct ProcessView<'a> {
-    pub args: &'a [String],
-    pub env: &'a [String],
-    pub cwd: &'a Path,
-    pub user: &'a UserPlan,
-    pub caps: &'a CapPlan,
-    pub rlimits: &'a [Rlimit],
-    pub no_new_privs: bool,
-    pub seccomp: Option<&'a SeccompPlan>,
-    pub preserve_fds: u32,
-    /// Create a missing cwd (the init, as runc's; never for exec, as runc's).
-    pub create_cwd: bool,
-}
 
 pub(super) fn ctx<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
 /// Applies the process's limits and drops privileges; returns the executable to run.
-pub(super) fn drop_privileges(p: &ProcessView<'_>, ch: &Channel) -> Result<CString, String> {
+/// `create_cwd`: create a missing cwd (the init, as runc's; never for exec, as runc's).
+pub(super) fn drop_privileges(
+    p: &ProcessPlan,
+    create_cwd: bool,
+    ch: &Channel,
+) -> Result<CString, String> {
     reset_signals();
-    for r in p.rlimits {
+    for r in &p.rlimits {
         r.apply().map_err(|e| e.to_string())?;
     }
     // Everything a strict seccomp profile might forbid happens before the filter is
@@ -42,19 +32,19 @@ pub(super) fn drop_privileges(p: &ProcessView<'_>, ch: &Channel) -> Result<CStri
     sys::cloexec_from(3 + p.preserve_fds).map_err(ctx("close_range"))?;
     // As root first (the user may lack search permission on a parent); again below.
     // A cwd missing from the image is created for the init, as runc does.
-    let mut early_cwd = nix::unistd::chdir(p.cwd);
-    if p.create_cwd
+    let mut early_cwd = nix::unistd::chdir(&p.cwd);
+    if create_cwd
         && early_cwd == Err(nix::errno::Errno::ENOENT)
-        && std::fs::create_dir_all(p.cwd).is_ok()
+        && std::fs::create_dir_all(&p.cwd).is_ok()
     {
-        early_cwd = nix::unistd::chdir(p.cwd);
+        early_cwd = nix::unistd::chdir(&p.cwd);
     }
     let early_cwd = early_cwd.is_ok();
     if early_cwd {
         verify_cwd()?;
     }
     let arg0 = p.args.first().ok_or("process.args must not be empty")?;
-    let exe = find_executable(arg0, p.env)?;
+    let exe = find_executable(arg0, &p.env)?;
     if !p.env.iter().any(|e| e.starts_with("HOME=")) {
         // runc sets HOME from the container's /etc/passwd (else "/") when the env has none.
         let home = passwd_home(p.user.uid).unwrap_or_else(|| "/".into());
@@ -62,7 +52,7 @@ pub(super) fn drop_privileges(p: &ProcessView<'_>, ch: &Channel) -> Result<CStri
     }
     if !p.no_new_privs {
         // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-        load_seccomp(p.seccomp, ch)?;
+        load_seccomp(p.seccomp.as_ref(), ch)?;
     }
     p.caps.apply_bounding().map_err(|e| e.to_string())?;
     let setgroups = std::fs::read_to_string("/proc/self/setgroups")
@@ -71,13 +61,13 @@ pub(super) fn drop_privileges(p: &ProcessView<'_>, ch: &Channel) -> Result<CStri
     p.user.apply(setgroups).map_err(|e| e.to_string())?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.user.umask as _));
     if !early_cwd {
-        nix::unistd::chdir(p.cwd).map_err(|e| format!("process.cwd {}: {e}", p.cwd.display()))?;
+        nix::unistd::chdir(&p.cwd).map_err(|e| format!("process.cwd {}: {e}", p.cwd.display()))?;
         verify_cwd()?;
     }
     p.caps.apply_sets().map_err(|e| e.to_string())?;
     if p.no_new_privs {
         sys::set_no_new_privs().map_err(ctx("process.noNewPrivileges"))?;
-        load_seccomp(p.seccomp, ch)?;
+        load_seccomp(p.seccomp.as_ref(), ch)?;
     }
     Ok(exe)
 }

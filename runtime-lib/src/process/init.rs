@@ -37,7 +37,7 @@ fn setup_console(
 ) -> Result<(), crate::tty::TtyError> {
     use std::os::fd::AsFd;
     let mut pty = crate::tty::Pty::open_in(root.fd())?;
-    pty.resize(plan.console_size)?;
+    pty.resize(plan.process.console_size)?;
     if plan.rootfs.mount_ns {
         crate::tty::mount_console(root, pty.peer.as_fd())?;
     }
@@ -101,13 +101,13 @@ fn setup(
     }
     run_init_hooks(plan, HookKind::CreateContainer, &hook_state)?;
     plan.rootfs.enter().map_err(|e| e.to_string())?;
-    if !plan.sysctl.is_empty() || plan.oom_score_adj.is_some() {
+    if !plan.sysctl.is_empty() || plan.process.oom_score_adj.is_some() {
         let proc = ProcHandle::new().map_err(ctx("open procfs"))?;
         for (k, v) in &plan.sysctl {
             proc.write(&format!("sys/{}", k.replace('.', "/")), v.as_bytes())
                 .map_err(|e| format!("linux.sysctl[{k:?}]: {e}"))?;
         }
-        if let Some(adj) = plan.oom_score_adj {
+        if let Some(adj) = plan.process.oom_score_adj {
             proc.write("self/oom_score_adj", adj.to_string().as_bytes())
                 .map_err(ctx("process.oomScoreAdj"))?;
         }
@@ -116,14 +116,15 @@ fn setup(
         // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.
         let _ = sys::join_session_keyring(&format!("_ses.{}", plan.id));
     }
-    if let Some(uid) = plan.terminal.then_some(plan.user.uid) {
+    if let Some(uid) = plan.process.terminal.then_some(plan.process.user.uid) {
         // The process must be able to use its terminal once it is not root any more.
         crate::tty::chown_stdio_pty(uid).map_err(ctx("chown the pty"))?;
     }
     // Scheduler, I/O priority, personality, memory policy: while we still have the
     // capabilities a real-time policy or IOPRIO_CLASS_RT need.
     plan.attrs.apply().map_err(|e| e.to_string())?;
-    let exe = finalize::drop_privileges(&plan.process_view(), ch)?;
+    // A cwd missing from the image is created for the init, as runc does.
+    let exe = finalize::drop_privileges(&plan.process, true, ch)?;
     Ok((exe, hook_state))
 }
 
@@ -151,7 +152,7 @@ fn wait_and_exec(
     wait_fifo(&fifo)?;
     drop(fifo);
     run_init_hooks(plan, HookKind::StartContainer, hook_state)?;
-    finalize::exec(exe, &plan.args, &plan.env)
+    finalize::exec(exe, &plan.process.args, &plan.process.env)
 }
 
 /// Blocks until `start` writes a byte into the exec fifo. The fifo was opened for

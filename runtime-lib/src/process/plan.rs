@@ -2,27 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 
 use crate::namespaces::NamespacePlan;
 use crate::rootfs::RootfsPlan;
+use crate::seccomp::SeccompPlan;
 use crate::security::{CapPlan, Rlimit, UserPlan};
 
-/// The init's instructions.
+/// The process part of a plan, the same for the container's init and for an exec'd
+/// process: what they set up on themselves and what the last steps before exec read.
 #[derive(Debug, Clone, Default)]
-pub struct InitPlan {
-    /// Container id (names the session keyring).
-    pub id: String,
-    /// Namespaces to create/join.
-    pub ns: NamespacePlan,
-    /// Rootfs set-up.
-    pub rootfs: RootfsPlan,
-    /// `hostname`.
-    pub hostname: Option<String>,
-    /// `domainname`.
-    pub domainname: Option<String>,
-    /// `linux.sysctl` (sorted by key for determinism).
-    pub sysctl: Vec<(String, String)>,
+pub struct ProcessPlan {
     /// `process.args`.
     pub args: Vec<String>,
     /// `process.env`.
@@ -39,21 +29,65 @@ pub struct InitPlan {
     pub no_new_privs: bool,
     /// `process.oomScoreAdj`.
     pub oom_score_adj: Option<i32>,
+    /// `process.terminal`: the process gets a pty whose master goes to the console
+    /// socket.
+    pub terminal: bool,
+    /// `process.consoleSize`.
+    pub console_size: Option<crate::tty::WinSize>,
+    /// The container's `linux.seccomp`, validated (every process gets the same filter).
+    pub seccomp: Option<SeccompPlan>,
     /// Extra fds (3..3+n) passed through to the process.
     pub preserve_fds: u32,
+}
+
+impl ProcessPlan {
+    /// The plan for `process`, with the container's `seccomp` and the caller's
+    /// `--preserve-fds`. Fails only on an invalid seccomp profile.
+    pub fn new(
+        process: &Process,
+        seccomp: Option<&LinuxSeccomp>,
+        preserve_fds: u32,
+    ) -> Result<Self, crate::Error> {
+        Ok(ProcessPlan {
+            args: process.args().clone().unwrap_or_default(),
+            env: process.env().clone().unwrap_or_default(),
+            cwd: process.cwd().clone(),
+            user: UserPlan::from_spec(process.user()),
+            caps: CapPlan::from_spec(process.capabilities().as_ref()),
+            rlimits: Rlimit::plan(process.rlimits().as_deref().unwrap_or_default()),
+            no_new_privs: process.no_new_privileges().unwrap_or(false),
+            oom_score_adj: process.oom_score_adj(),
+            terminal: process.terminal().unwrap_or(false),
+            console_size: console_size(process),
+            seccomp: seccomp.map(crate::seccomp::plan).transpose()?,
+            preserve_fds,
+        })
+    }
+}
+
+/// The init's instructions.
+#[derive(Debug, Clone, Default)]
+pub struct InitPlan {
+    /// Container id (names the session keyring).
+    pub id: String,
+    /// Namespaces to create/join.
+    pub ns: NamespacePlan,
+    /// Rootfs set-up.
+    pub rootfs: RootfsPlan,
+    /// `hostname`.
+    pub hostname: Option<String>,
+    /// `domainname`.
+    pub domainname: Option<String>,
+    /// `linux.sysctl` (sorted by key for determinism).
+    pub sysctl: Vec<(String, String)>,
+    /// `process` (with `linux.seccomp` and `--preserve-fds`).
+    pub process: ProcessPlan,
     /// Join a fresh session keyring (unless `--no-new-keyring`).
     pub new_keyring: bool,
     /// The config's hooks (the init runs createContainer and startContainer).
     pub hooks: Option<oci_spec::runtime::Hooks>,
     /// Whether the parent must run prestart/createRuntime hooks before pivot_root.
     pub runtime_hooks: bool,
-    /// `linux.seccomp`, validated.
-    pub seccomp: Option<crate::seccomp::SeccompPlan>,
-    /// `process.terminal`: the init allocates a pty and sends its master to the
-    /// console socket.
-    pub terminal: bool,
-    /// `process.consoleSize`.
-    pub console_size: Option<crate::tty::WinSize>,
     /// `process.scheduler`, `process.ioPriority`, `linux.personality`,
     /// `linux.memoryPolicy`.
     pub attrs: crate::attrs::ProcessAttrs,
@@ -92,7 +126,6 @@ impl InitPlan {
             ns.owns(user_flag),
             ns.owns(mnt_flag),
         )?;
-        let process = spec.process().clone().unwrap_or_default();
         let mut sysctl: Vec<(String, String)> = spec
             .linux()
             .as_ref()
@@ -100,10 +133,12 @@ impl InitPlan {
             .map(|m| m.into_iter().collect())
             .unwrap_or_default();
         sysctl.sort();
-        let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-            Some(s) => Some(crate::seccomp::plan(s)?),
-            None => None,
-        };
+        let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+        let process = ProcessPlan::new(
+            &spec.process().clone().unwrap_or_default(),
+            seccomp,
+            opts.preserve_fds,
+        )?;
         let hooks = spec.hooks().clone();
         let runtime_hooks = hooks.as_ref().is_some_and(|h| {
             h.prestart().as_ref().is_some_and(|v| !v.is_empty())
@@ -112,25 +147,14 @@ impl InitPlan {
         Ok(InitPlan {
             hooks,
             runtime_hooks,
-            seccomp,
+            process,
             id: id.to_string(),
             ns,
             rootfs,
             hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
             domainname: spec.domainname().clone().filter(|h| !h.is_empty()),
             sysctl,
-            args: process.args().clone().unwrap_or_default(),
-            env: process.env().clone().unwrap_or_default(),
-            cwd: process.cwd().clone(),
-            user: UserPlan::from_spec(process.user()),
-            caps: CapPlan::from_spec(process.capabilities().as_ref()),
-            rlimits: Rlimit::plan(process.rlimits().as_deref().unwrap_or_default()),
-            no_new_privs: process.no_new_privileges().unwrap_or(false),
-            oom_score_adj: process.oom_score_adj(),
-            preserve_fds: opts.preserve_fds,
             new_keyring: !opts.no_new_keyring,
-            terminal: process.terminal().unwrap_or(false),
-            console_size: console_size(&process),
             attrs: crate::attrs::ProcessAttrs::for_init(spec)?,
             net_devices: crate::namespaces::netdev::plan(spec)?,
             intel_rdt: spec
@@ -141,27 +165,86 @@ impl InitPlan {
                 .transpose()?,
         })
     }
-
-    pub(super) fn process_view(&self) -> super::finalize::ProcessView<'_> {
-        super::finalize::ProcessView {
-            args: &self.args,
-            env: &self.env,
-            cwd: &self.cwd,
-            user: &self.user,
-            caps: &self.caps,
-            rlimits: &self.rlimits,
-            no_new_privs: self.no_new_privs,
-            seccomp: self.seccomp.as_ref(),
-            preserve_fds: self.preserve_fds,
-            create_cwd: true,
-        }
-    }
 }
 
 /// `process.consoleSize` as a window size.
-pub(crate) fn console_size(p: &oci_spec::runtime::Process) -> Option<crate::tty::WinSize> {
+fn console_size(p: &Process) -> Option<crate::tty::WinSize> {
     p.console_size().as_ref().map(|b| crate::tty::WinSize {
         rows: b.height().min(u16::MAX as u64) as u16,
         cols: b.width().min(u16::MAX as u64) as u16,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(json: &str) -> Process {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn process_plan_from_process() {
+        let p = process(
+            r#"{"user":{"uid":5,"gid":6,"additionalGids":[7],"umask":63},"cwd":"/w",
+            "args":["sh","-c","id"],"env":["A=1"],"noNewPrivileges":true,"oomScoreAdj":-3,
+            "terminal":true,"consoleSize":{"height":99999,"width":80},
+            "capabilities":{"bounding":["CAP_KILL"]},
+            "rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":20}]}"#,
+        );
+        let sc: LinuxSeccomp =
+            serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+        let plan = ProcessPlan::new(&p, Some(&sc), 3).unwrap();
+        assert_eq!(plan.args, ["sh", "-c", "id"]);
+        assert_eq!(plan.env, ["A=1"]);
+        assert_eq!(plan.cwd, PathBuf::from("/w"));
+        assert_eq!(
+            (
+                plan.user.uid,
+                plan.user.gid,
+                &plan.user.additional_gids[..],
+                plan.user.umask
+            ),
+            (5, 6, &[7][..], 63)
+        );
+        assert_eq!(plan.caps.bounding, ::caps::Capability::CAP_KILL.bitmask());
+        assert_eq!(plan.caps.effective, 0);
+        assert_eq!(plan.rlimits.len(), 1);
+        assert_eq!(
+            (
+                plan.rlimits[0].resource,
+                plan.rlimits[0].soft,
+                plan.rlimits[0].hard
+            ),
+            (libc::RLIMIT_NOFILE, 10, 20)
+        );
+        assert!(plan.no_new_privs);
+        assert_eq!(plan.oom_score_adj, Some(-3));
+        assert!(plan.terminal);
+        // A height beyond a u16 is clamped, not wrapped.
+        assert_eq!(
+            plan.console_size,
+            Some(crate::tty::WinSize {
+                rows: u16::MAX,
+                cols: 80
+            })
+        );
+        assert!(plan.seccomp.is_some());
+        assert_eq!(plan.preserve_fds, 3);
+
+        let bare =
+            ProcessPlan::new(&process(r#"{"user":{"uid":0,"gid":0},"cwd":"/"}"#), None, 0).unwrap();
+        assert!(bare.args.is_empty() && bare.env.is_empty() && bare.rlimits.is_empty());
+        assert!(!bare.no_new_privs && !bare.terminal);
+        assert_eq!((bare.oom_score_adj, bare.console_size), (None, None));
+        assert!(bare.seccomp.is_none());
+
+        let bad: LinuxSeccomp = serde_json::from_str(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["open"],
+            "action":"SCMP_ACT_ERRNO","args":[{"index":9,"value":0,"op":"SCMP_CMP_EQ"}]}]}"#,
+        )
+        .unwrap();
+        let err = ProcessPlan::new(&p, Some(&bad), 0).unwrap_err().to_string();
+        assert!(err.contains("linux.seccomp"), "{err}");
+    }
 }
