@@ -239,12 +239,7 @@ fn wait_exec(
             Err(e) => return Err(ProcessError::Init(e.to_string())),
             Ok((Msg::Error(e), _)) => return Err(ProcessError::Init(e)),
             Ok((Msg::SeccompFd, Some(fd))) => {
-                let Some(l) = plan
-                    .process
-                    .seccomp
-                    .as_ref()
-                    .and_then(|s| s.listener.as_ref())
-                else {
+                let Some(l) = plan.process.seccomp_listener() else {
                     continue;
                 };
                 crate::seccomp::send_to_listener(&l.path, fd.as_fd(), &state_json(), &l.metadata)

@@ -63,6 +63,11 @@ impl ProcessPlan {
             preserve_fds,
         })
     }
+
+    /// The seccomp agent that gets the filter's notify fd, if a rule notifies.
+    pub fn seccomp_listener(&self) -> Option<&crate::seccomp::ListenerPlan> {
+        self.seccomp.as_ref().and_then(|s| s.listener.as_ref())
+    }
 }
 
 /// The init's instructions.
@@ -230,6 +235,7 @@ mod tests {
             })
         );
         assert!(plan.seccomp.is_some());
+        assert!(plan.seccomp_listener().is_none());
         assert_eq!(plan.preserve_fds, 3);
 
         let bare =
@@ -244,6 +250,15 @@ mod tests {
             "action":"SCMP_ACT_ERRNO","args":[{"index":9,"value":0,"op":"SCMP_CMP_EQ"}]}]}"#,
         )
         .unwrap();
+        let notify: LinuxSeccomp = serde_json::from_str(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+            "syscalls":[{"names":["mknod"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        )
+        .unwrap();
+        let plan = ProcessPlan::new(&p, Some(&notify), 0).unwrap();
+        let listener = plan.seccomp_listener().map(|l| l.path.clone());
+        assert_eq!(listener, Some(PathBuf::from("/run/agent.sock")));
+
         let err = ProcessPlan::new(&p, Some(&bad), 0).unwrap_err().to_string();
         assert!(err.contains("linux.seccomp"), "{err}");
     }

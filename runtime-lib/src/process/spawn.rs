@@ -100,12 +100,7 @@ fn finish(
     if let Some(rdt) = &plan.intel_rdt {
         crate::intelrdt::apply(rdt, pid)?;
     }
-    let needs_state = plan.hooks.is_some()
-        || plan
-            .process
-            .seccomp
-            .as_ref()
-            .is_some_and(|s| s.listener.is_some());
+    let needs_state = plan.hooks.is_some() || plan.process.seccomp_listener().is_some();
     let state = if needs_state {
         state_json(pid)
     } else {
@@ -131,12 +126,7 @@ fn finish(
                 reply?;
             }
             Ok((Msg::SeccompFd, Some(fd))) => {
-                let Some(l) = plan
-                    .process
-                    .seccomp
-                    .as_ref()
-                    .and_then(|s| s.listener.as_ref())
-                else {
+                let Some(l) = plan.process.seccomp_listener() else {
                     continue;
                 };
                 crate::seccomp::send_to_listener(
