@@ -13,6 +13,8 @@ use std::process::Command;
 fn main() {
     let src = "src/bin/husk-checker.rs";
     println!("cargo:rerun-if-changed={src}");
+    // The checker includes it with #[path]: a change must rebuild the static copy.
+    println!("cargo:rerun-if-changed=src/mountinfo.rs");
     println!("cargo:rerun-if-changed=build.rs");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let out = out_dir.join("husk-checker-static");

@@ -178,7 +178,7 @@ pub fn mounts_below(dir: &Path) -> Vec<String> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     info.lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape_octal)
+        .map(crate::mountinfo::unescape)
         .filter(|m| *m == prefix || m.starts_with(&format!("{prefix}/")))
         .collect()
 }
@@ -202,24 +202,6 @@ pub fn unmount_below(dir: &Path) -> Vec<String> {
         }
     }
     done
-}
-
-fn unescape_octal(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Removes a directory tree after unmounting what is below it.

@@ -12,6 +12,7 @@ pub mod bench;
 pub mod bundle;
 pub mod cleanup;
 pub mod floor;
+mod mountinfo;
 pub mod proc;
 pub mod runtime;
 pub mod scenario;

@@ -27,6 +27,10 @@ use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 
+// The library's own file, by path: the static build stays a single rustc call.
+#[path = "../mountinfo.rs"]
+mod mountinfo;
+
 #[repr(C)]
 struct Rlimit {
     cur: u64,
@@ -326,25 +330,6 @@ fn ro(path: &str) -> String {
     }
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn mount(path: &str, mountinfo: &str) -> String {
     let mut found = "none".to_string();
     for line in mountinfo.lines() {
@@ -355,7 +340,7 @@ fn mount(path: &str, mountinfo: &str) -> String {
         if fields.len() < sep + 4 || fields.len() < 6 {
             continue;
         }
-        if unescape_mountinfo(fields[4]) == path {
+        if mountinfo::unescape(fields[4]) == path {
             found = format!("{}|{}|{}", fields[sep + 1], fields[5], fields[sep + 3]);
         }
     }
