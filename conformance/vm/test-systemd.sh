@@ -6,16 +6,8 @@
 # SD_RUNTIMES picks the runtimes compared (default: husk only, to keep
 # `make test` short; "husk runc crun" for the side-by-side table).
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
-HUSK=${1:-${HUSK:-$REPO/target/debug/husk}}
-case $HUSK in /*) ;; *) HUSK=$PWD/$HUSK ;; esac
-
-skip() {
-  if [ "${SD_REQUIRE:-0}" = 1 ]; then echo "test-systemd: FAIL (SD_REQUIRE=1): $*" >&2; exit 1; fi
-  echo "test-systemd: SKIP: $* (the systemd guest tests did not run)" >&2
-  exit 0
-}
+vm_test=test-systemd vm_set=systemd vm_require=SD_REQUIRE
+. "$(dirname "$0")/lib.sh"
 
 [ -x "$HUSK" ] || { echo "test-systemd: no husk binary at $HUSK" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || skip "needs root"
@@ -27,11 +19,4 @@ export VM_INIT=systemd VM_TIMEOUT=${VM_TIMEOUT:-900}
 export VM_PASSENV="${VM_PASSENV:-} HUSK SD_RUNTIMES"
 echo "test-systemd: booting the systemd guest with $HUSK (runtimes: $SD_RUNTIMES)"
 (cd "$REPO" && "$HERE/run-in-vm.sh" "bash $(printf %q "$HERE/systemd-tests.sh")" "$REPO")
-rc=$?
-case $rc in
-  0) echo "test-systemd: passed" ;;
-  125) skip "the VM harness failed to boot the guest (run-in-vm.sh exit 125)" ;;
-  124) echo "test-systemd: FAIL: the guest timed out after ${VM_TIMEOUT}s" >&2 ;;
-  *) echo "test-systemd: FAIL (exit $rc)" >&2 ;;
-esac
-exit $rc
+vm_finish $?

@@ -12,16 +12,8 @@
 # here) and the others of run-in-vm.sh.
 set -u
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
-HUSK=${1:-${HUSK:-$REPO/target/debug/husk}}
-case $HUSK in /*) ;; *) HUSK=$PWD/$HUSK ;; esac
-
-skip() {
-  if [ "${V2_REQUIRE:-0}" = 1 ]; then echo "test-v2: FAIL (V2_REQUIRE=1): $*" >&2; exit 1; fi
-  echo "test-v2: SKIP: $* (the cgroup-v2 guest tests did not run)" >&2
-  exit 0
-}
+vm_test=test-v2 vm_set=cgroup-v2 vm_require=V2_REQUIRE
+. "$(dirname "$0")/lib.sh"
 
 [ -x "$HUSK" ] || { echo "test-v2: no husk binary at $HUSK; build it first (cargo build -p husk-cli)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || skip "needs root (qemu 9p passthrough)"
@@ -35,11 +27,4 @@ export VM_TIMEOUT=${VM_TIMEOUT:-900}
 export VM_PASSENV="${VM_PASSENV:-} V2_RUNTIMES V2_WAIT"
 echo "test-v2: booting the cgroup-v2 guest (qemu, kernel cgroup_no_v1=all) with $HUSK"
 "$HERE/run-in-vm.sh" "bash $(printf %q "$HERE/cgroup-v2-tests.sh") $(printf %q "$HUSK")" "$REPO"
-rc=$?
-case $rc in
-  0) echo "test-v2: passed" ;;
-  125) skip "the VM harness failed to boot the guest (run-in-vm.sh exit 125; see its messages above)" ;;
-  124) echo "test-v2: FAIL: the guest timed out after ${VM_TIMEOUT}s" >&2 ;;
-  *) echo "test-v2: FAIL (exit $rc)" >&2 ;;
-esac
-exit $rc
+vm_finish $?
