@@ -162,14 +162,19 @@ fn plan_v1(b: &LinuxBlockIo, c: &str, cfq: bool, out: &mut Vec<Write>) {
     }
 }
 
+/// The v2 refusal of a leaf weight set at `field`.
+fn no_leaf_weights(field: String) -> CgroupError {
+    CgroupError::Unsupported {
+        field,
+        version: "v2",
+        reason: "cgroup v2 has no leaf weights; remove the field".into(),
+    }
+}
+
 fn plan_v2(b: &LinuxBlockIo, c: &str, bfq: bool, out: &mut Vec<Write>) -> Result<(), CgroupError> {
     let v = HierarchyVersion::V2;
     if b.leaf_weight().is_some_and(|w| w != 0) {
-        return Err(CgroupError::Unsupported {
-            field: field("leafWeight"),
-            version: "v2",
-            reason: "cgroup v2 has no leaf weights; remove the field".into(),
-        });
+        return Err(no_leaf_weights(field("leafWeight")));
     }
     if let Some(w) = b.weight().filter(|&w| w != 0) {
         if bfq {
@@ -205,11 +210,9 @@ fn plan_v2(b: &LinuxBlockIo, c: &str, bfq: bool, out: &mut Vec<Write>) -> Result
         .enumerate()
     {
         if d.leaf_weight().is_some_and(|w| w != 0) {
-            return Err(CgroupError::Unsupported {
-                field: field(&format!("weightDevice[{i}].leafWeight")),
-                version: "v2",
-                reason: "cgroup v2 has no leaf weights; remove the field".into(),
-            });
+            return Err(no_leaf_weights(field(&format!(
+                "weightDevice[{i}].leafWeight"
+            ))));
         }
         let Some(w) = d.weight().filter(|&w| w != 0) else {
             continue;
@@ -252,18 +255,7 @@ mod tests {
     use super::*;
 
     fn run(json: &str, host: &PlanHost) -> Result<Vec<Write>, CgroupError> {
-        let r = res(&format!(r#"{{"blockIO":{json}}}"#));
-        let mut out = Vec::new();
-        match r.block_io() {
-            Some(b) => plan(b, host, &mut out).map(|_| out),
-            None => Ok(out),
-        }
-    }
-
-    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        plan_section("blockIO", json, host, |r| r.block_io().as_ref(), plan)
     }
 
     const ALL: &str = r#"{"weight":500,"leafWeight":300,

@@ -225,18 +225,7 @@ mod tests {
     use super::*;
 
     fn run(json: &str, host: &PlanHost) -> Result<Vec<Write>, CgroupError> {
-        let r = res(&format!(r#"{{"cpu":{json}}}"#));
-        let mut out = Vec::new();
-        match r.cpu() {
-            Some(c) => plan(c, host, &mut out).map(|_| out),
-            None => Ok(out),
-        }
-    }
-
-    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        plan_section("cpu", json, host, |r| r.cpu().as_ref(), plan)
     }
 
     #[test]

@@ -65,12 +65,13 @@ mod tests {
     use super::*;
 
     fn run(json: &str, host: &PlanHost) -> Result<Vec<Write>, CgroupError> {
-        let r = res(&format!(r#"{{"hugepageLimits":{json}}}"#));
-        let mut out = Vec::new();
-        match r.hugepage_limits() {
-            Some(h) => plan(h, host, &mut out).map(|_| out),
-            None => Ok(out),
-        }
+        plan_section(
+            "hugepageLimits",
+            json,
+            host,
+            |r| r.hugepage_limits().as_deref(),
+            plan,
+        )
     }
 
     #[test]

@@ -258,18 +258,7 @@ mod tests {
     use super::*;
 
     fn run(json: &str, host: &PlanHost) -> Result<Vec<Write>, CgroupError> {
-        let r = res(&format!(r#"{{"memory":{json}}}"#));
-        let mut out = Vec::new();
-        match r.memory() {
-            Some(m) => plan(m, host, &mut out).map(|_| out),
-            None => Ok(out),
-        }
-    }
-
-    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        plan_section("memory", json, host, |r| r.memory().as_ref(), plan)
     }
 
     #[test]

@@ -240,6 +240,30 @@ pub(crate) mod testutil {
     pub fn res(json: &str) -> LinuxResources {
         serde_json::from_str(json).unwrap_or_else(|e| panic!("bad fixture {json}: {e}"))
     }
+
+    /// Run one planner on the `key` section of a resources JSON; an absent
+    /// section plans nothing, as in [`plan`].
+    pub fn plan_section<T: ?Sized>(
+        key: &str,
+        json: &str,
+        host: &PlanHost,
+        section: impl FnOnce(&LinuxResources) -> Option<&T>,
+        planner: impl FnOnce(&T, &PlanHost, &mut Vec<Write>) -> Result<(), CgroupError>,
+    ) -> Result<Vec<Write>, CgroupError> {
+        let r = res(&format!(r#"{{"{key}":{json}}}"#));
+        let mut out = Vec::new();
+        match section(&r) {
+            Some(s) => planner(s, host, &mut out).map(|_| out),
+            None => Ok(out),
+        }
+    }
+
+    /// Owned `(file, value)` pairs, to compare with [`fv`].
+    pub fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -70,12 +70,7 @@ mod tests {
     use super::*;
 
     fn run(json: &str, host: &PlanHost) -> Result<Vec<Write>, CgroupError> {
-        let r = res(&format!(r#"{{"network":{json}}}"#));
-        let mut out = Vec::new();
-        match r.network() {
-            Some(n) => plan(n, host, &mut out).map(|_| out),
-            None => Ok(out),
-        }
+        plan_section("network", json, host, |r| r.network().as_ref(), plan)
     }
 
     #[test]

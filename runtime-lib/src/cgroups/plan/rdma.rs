@@ -48,12 +48,7 @@ mod tests {
     use super::*;
 
     fn run(json: &str, host: &PlanHost) -> Result<Vec<Write>, CgroupError> {
-        let r = res(&format!(r#"{{"rdma":{json}}}"#));
-        let mut out = Vec::new();
-        match r.rdma() {
-            Some(m) => plan(m, host, &mut out).map(|_| out),
-            None => Ok(out),
-        }
+        plan_section("rdma", json, host, |r| r.rdma().as_ref(), plan)
     }
 
     #[test]

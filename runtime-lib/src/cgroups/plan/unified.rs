@@ -79,12 +79,7 @@ mod tests {
     use super::*;
 
     fn run(json: &str, host: &PlanHost) -> Result<Vec<Write>, CgroupError> {
-        let r = res(&format!(r#"{{"unified":{json}}}"#));
-        let mut out = Vec::new();
-        match r.unified() {
-            Some(m) => plan(m, host, &mut out).map(|_| out),
-            None => Ok(out),
-        }
+        plan_section("unified", json, host, |r| r.unified().as_ref(), plan)
     }
 
     #[test]
