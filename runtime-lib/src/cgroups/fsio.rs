@@ -4,6 +4,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::error::CgroupError;
 
@@ -85,6 +86,28 @@ pub fn walk_cgroup_tree(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
         i += 1;
     }
     Ok(out)
+}
+
+/// rmdir one cgroup; already gone is fine. EBUSY is retried for a while
+/// (about 2 s in all): a task that was just killed can still be leaving.
+pub fn remove_cgroup_dir(dir: &Path) -> Result<(), CgroupError> {
+    let mut attempt: u64 = 0;
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 20 => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(10 * attempt));
+            }
+            Err(source) => {
+                return Err(CgroupError::Rmdir {
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
 }
 
 #[cfg(test)]

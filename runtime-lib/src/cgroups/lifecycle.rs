@@ -238,23 +238,7 @@ fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
     }
     let tree = fsio::walk_cgroup_tree(dir)?;
     for d in tree.iter().rev() {
-        let mut attempt: u64 = 0;
-        loop {
-            match fs::remove_dir(d) {
-                Ok(()) => break,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 20 => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(10 * attempt));
-                }
-                Err(source) => {
-                    return Err(CgroupError::Rmdir {
-                        path: d.clone(),
-                        source,
-                    })
-                }
-            }
-        }
+        fsio::remove_cgroup_dir(d)?;
     }
     Ok(())
 }

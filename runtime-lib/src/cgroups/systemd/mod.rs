@@ -387,23 +387,7 @@ fn remove_leftover(dir: &Path) -> Result<(), CgroupError> {
         Err(e) => return Err(e),
     };
     for d in tree.iter().rev() {
-        let mut attempt: u64 = 0;
-        loop {
-            match std::fs::remove_dir(d) {
-                Ok(()) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 20 => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(10 * attempt));
-                }
-                Err(source) => {
-                    return Err(CgroupError::Rmdir {
-                        path: d.clone(),
-                        source,
-                    })
-                }
-            }
-        }
+        super::fsio::remove_cgroup_dir(d)?;
     }
     Ok(())
 }
