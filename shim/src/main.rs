@@ -3,6 +3,7 @@
 
 mod events;
 mod helper;
+mod memory;
 mod metrics;
 mod mounts;
 mod options;
@@ -28,5 +29,6 @@ fn main() {
         );
         return;
     }
+    memory::single_arena();
     containerd_shim::run::<shim::HuskShim>(RUNTIME_ID, None);
 }

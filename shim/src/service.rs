@@ -45,6 +45,7 @@ use containerd_shim::{ExitSignal, Task, TtrpcContext, TtrpcResult};
 
 use crate::events::Events;
 use crate::helper::{self, CreateRequest, ExecRequest, Request};
+use crate::memory;
 use crate::options;
 use crate::stdio::{self, Paths, ProcessIo};
 use crate::{metrics, mounts};
@@ -956,15 +957,21 @@ impl Task for Service {
         req: CreateTaskRequest,
     ) -> TtrpcResult<CreateTaskResponse> {
         log::info!("create {} (bundle {})", req.id, req.bundle);
-        self.inner.create(req)
+        let r = self.inner.create(req);
+        memory::trim();
+        r
     }
 
     fn start(&self, _ctx: &TtrpcContext, req: StartRequest) -> TtrpcResult<StartResponse> {
-        self.inner.start(req)
+        let r = self.inner.start(req);
+        memory::trim();
+        r
     }
 
     fn delete(&self, _ctx: &TtrpcContext, req: DeleteRequest) -> TtrpcResult<DeleteResponse> {
-        self.inner.delete(req)
+        let r = self.inner.delete(req);
+        memory::trim();
+        r
     }
 
     fn pids(&self, _ctx: &TtrpcContext, req: PidsRequest) -> TtrpcResult<PidsResponse> {
@@ -991,7 +998,9 @@ impl Task for Service {
     }
 
     fn exec(&self, _ctx: &TtrpcContext, req: ExecProcessRequest) -> TtrpcResult<Empty> {
-        self.inner.exec(req)
+        let r = self.inner.exec(req);
+        memory::trim();
+        r
     }
 
     fn resize_pty(&self, _ctx: &TtrpcContext, req: ResizePtyRequest) -> TtrpcResult<Empty> {
