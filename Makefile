@@ -8,7 +8,7 @@ DEMO       := target/demo
 APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps build demo test test-unit test-integration conformance bench clean fmt lint
+.PHONY: all deps build shim demo test test-unit test-integration conformance bench clean fmt lint
 
 all: build
 
@@ -22,6 +22,18 @@ deps:
 
 build: deps
 	$(CARGO) build --release --workspace
+
+# The shim as installed: size-optimised and static (no libc.so, libseccomp.so or
+# dynamic loader pages in every shim; no unwind tables, panics abort), built for the
+# host triple so the flags reach neither build scripts nor proc-macros.
+HOST_TRIPLE    := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+SHIM           := target/$(HOST_TRIPLE)/shim/containerd-shim-husk-v2
+SHIM_RUSTFLAGS := -C target-feature=+crt-static -C force-unwind-tables=no
+
+shim: deps
+	RUSTFLAGS="$(SHIM_RUSTFLAGS)" LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/$$(gcc -dumpmachine) \
+		$(CARGO) build --profile shim --target $(HOST_TRIPLE) -p containerd-shim-husk-v2
+	@echo "built $(SHIM)"
 
 # Builds a busybox bundle and runs a container that shows it is isolated.
 demo: build
@@ -56,8 +68,10 @@ conformance: deps build
 	SD_RUNTIMES="husk runc crun" bash conformance/vm/test-systemd.sh $(HUSK)
 
 # Benchmarks of husk, runc and crun in one interleaved run; writes docs/benchmarks.md.
-bench: deps build
+# Then the shim against containerd's runc shim (memory, ctr run latency): docs/shim-benchmarks.md.
+bench: deps build shim
 	$(CONFORMANCE) bench $(RUNTIMES) --write-docs docs/benchmarks.md
+	SHIM_BENCH_MD=docs/shim-benchmarks.md HUSK_CLI=$(abspath $(HUSK)) bash shim/bench/run.sh $(abspath $(SHIM)) 10 30
 
 fmt:
 	$(CARGO) fmt --all
