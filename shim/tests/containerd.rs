@@ -12,7 +12,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{alive, ctx, script, Env, SHIM};
+use common::{alive, ctx, script, shim, Env};
 use containerd_shim::api;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::MessageField;
@@ -21,7 +21,7 @@ use containerd_shim::protos::types::task::Status;
 
 /// The husk shim, by path.
 fn husk() -> Vec<&'static str> {
-    vec!["--runtime", SHIM]
+    vec!["--runtime", shim()]
 }
 
 /// Events seen by `ctr events` while `f` runs: (topic, body) in order.
@@ -92,7 +92,7 @@ fn run_echo_exit_codes_and_stdio() {
             "run",
             "--rm",
             "--runtime",
-            SHIM,
+            shim(),
             common::IMAGE,
             "echo4",
             "sh",
@@ -369,7 +369,7 @@ fn kill_reports_status_and_start_precedes_exit() {
             "run",
             "--rm",
             "--runtime",
-            SHIM,
+            shim(),
             "--memory-limit",
             "33554432",
             common::IMAGE,
@@ -478,7 +478,7 @@ fn log_uri_file_and_binary() {
         "run",
         "--rm",
         "--runtime",
-        SHIM,
+        shim(),
         "--log-uri",
         &uri,
         common::IMAGE,
@@ -506,7 +506,7 @@ fn log_uri_file_and_binary() {
         "run",
         "--rm",
         "--runtime",
-        SHIM,
+        shim(),
         "--log-uri",
         &uri,
         common::IMAGE,
@@ -542,7 +542,7 @@ fn terminal_and_resize() {
         "stty cols 91 rows 37; timeout --foreground -k 5 60 ctr -a {} -n {} run --rm -t --runtime {} {} t1 sh -c 'tty; sleep 0.5; stty size; echo tty-ok'",
         env.sock.display(),
         env.ns,
-        SHIM,
+        shim(),
         common::IMAGE
     );
     // script(1) runs the command with $SHELL; pin it so CI (no SHELL) and a

@@ -19,7 +19,15 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub const IMAGE: &str = "docker.io/library/husk-busybox:latest";
-pub const SHIM: &str = env!("CARGO_BIN_EXE_containerd-shim-husk-v2");
+/// The shim cargo built for these tests.
+const BUILT_SHIM: &str = env!("CARGO_BIN_EXE_containerd-shim-husk-v2");
+
+/// The shim under test: `HUSK_TEST_SHIM` (e.g. the static `make shim` build), else
+/// the one cargo built for these tests.
+pub fn shim() -> &'static str {
+    static SHIM: OnceLock<String> = OnceLock::new();
+    SHIM.get_or_init(|| std::env::var("HUSK_TEST_SHIM").unwrap_or_else(|_| BUILT_SHIM.to_string()))
+}
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 /// Set once containerd failed to start here: the other tests skip at once.
@@ -85,7 +93,7 @@ fn which(bin: &str) -> Option<PathBuf> {
 /// The husk CLI next to the shim in the target directory (built by
 /// `cargo build --workspace`), built here when missing.
 pub fn husk_cli() -> Option<PathBuf> {
-    let p = Path::new(SHIM).with_file_name("husk");
+    let p = Path::new(BUILT_SHIM).with_file_name("husk");
     if p.is_file() {
         return Some(p);
     }
@@ -247,7 +255,7 @@ impl Env {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("bin")).expect("mkdir");
         // `--runtime io.containerd.husk.v2` finds `containerd-shim-husk-v2` on PATH.
-        std::os::unix::fs::symlink(SHIM, dir.join("bin/containerd-shim-husk-v2")).expect("link");
+        std::os::unix::fs::symlink(shim(), dir.join("bin/containerd-shim-husk-v2")).expect("link");
         let sock = dir.join("c.sock");
         let ns = format!("husk-test-{}-{n}", std::process::id());
         let config = format!(
