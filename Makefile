@@ -24,11 +24,11 @@ build: deps
 	$(CARGO) build --release --workspace
 
 # The shim as installed: size-optimised and static (no libc.so, libseccomp.so or
-# dynamic loader pages in every shim; no unwind tables, panics abort), built for the
-# host triple so the flags reach neither build scripts nor proc-macros.
+# dynamic loader pages in every shim), built for the host triple so the static
+# flag reaches neither build scripts nor proc-macros.
 HOST_TRIPLE    := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 SHIM           := target/$(HOST_TRIPLE)/shim/containerd-shim-husk-v2
-SHIM_RUSTFLAGS := -C target-feature=+crt-static -C force-unwind-tables=no
+SHIM_RUSTFLAGS := -C target-feature=+crt-static
 
 shim: deps
 	RUSTFLAGS="$(SHIM_RUSTFLAGS)" LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/$$(gcc -dumpmachine) \

@@ -125,6 +125,14 @@ fn run_echo_exit_codes_and_stdio() {
         );
     }
 
+    // ctr's default seccomp profile is loaded (a static shim links libseccomp in).
+    let mut rt = husk();
+    rt.push("--seccomp");
+    let r = env.run_rm(&rt, "echo7", &["grep", "^Seccomp:", "/proc/self/status"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mode = r.stdout.split_whitespace().nth(1);
+    assert_eq!(mode, Some("2"), "no seccomp filter: {r:?}");
+
     // A failing create is reported, and leaves nothing behind.
     let r = env.run_rm(&husk(), "echo6", &["/no/such/binary"]);
     assert_ne!(r.code, 0, "{r:?}");
