@@ -77,7 +77,9 @@ pub fn from_reader<T: serde::de::DeserializeOwned, R: std::io::Read>(
     let parse_err = |field: String, reason: String| SpecError::Parse {
         path: origin.to_path_buf(),
         field,
-        reason: strip_position(&reason),
+        // A syntax error keeps serde_json's "at line L column C"; errors found
+        // after parsing (from the Value) carry the field path instead.
+        reason,
     };
     let mut doc: serde_json::Value =
         serde_json::from_reader(reader).map_err(|e| parse_err(".".into(), e.to_string()))?;
@@ -86,11 +88,6 @@ pub fn from_reader<T: serde::de::DeserializeOwned, R: std::io::Read>(
         let field = e.path().to_string();
         parse_err(field, e.into_inner().to_string())
     })
-}
-
-/// serde_json appends " at line L column C"; keep it only when there is no field path to show.
-fn strip_position(msg: &str) -> String {
-    msg.to_string()
 }
 
 #[cfg(test)]
