@@ -14,8 +14,9 @@
 #   interleaved; mean, median and min in milliseconds.
 # * SHIM_BENCH_MD=FILE also writes the results as a markdown table.
 #
-# Runtimes: husk shim (io.containerd.husk.v2), runc shim + runc, and runc shim +
-# husk CLI when target/release/husk exists. Needs root, containerd, busybox-static.
+# Runtimes: husk shim (io.containerd.husk.v2), runc shim + runc, runc shim + husk
+# CLI when target/release/husk exists, and RUST_RUNC_SHIM=PATH (the Rust runc shim)
+# when set. Needs root, containerd, busybox-static.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -99,6 +100,12 @@ RT[runc-shim+runc]="--runc-binary $RUNC"
 [ -x "$HUSK_CLI" ] && RT[runc-shim+husk-cli]="--runc-binary $HUSK_CLI"
 NAMES=(husk-shim runc-shim+runc)
 [ -x "$HUSK_CLI" ] && NAMES+=(runc-shim+husk-cli)
+# Optional: the Rust runc shim of containerd/rust-extensions (`cargo install
+# containerd-runc-shim`), whose published Rss anchors the issue's aim.
+if [ -n "${RUST_RUNC_SHIM:-}" ] && [ -x "$RUST_RUNC_SHIM" ]; then
+    RT[rust-runc-shim+runc]="--runtime $RUST_RUNC_SHIM"
+    NAMES+=(rust-runc-shim+runc)
+fi
 
 # Warm up (page cache, husk's immutable self-copy).
 for n in "${NAMES[@]}"; do "${CTR[@]}" run --rm ${RT[$n]} $IMG warm-$RANDOM /bin/true >/dev/null; done
