@@ -12,7 +12,6 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Process, Spec};
@@ -20,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::channel::{Channel, Msg};
 use super::finalize::{self, ctx};
+use super::intermediate::{reap, report_and_exit};
 use super::plan::ProcessPlan;
 use super::{sys_err, ProcessError};
 use crate::namespaces::NamespacePlan;
@@ -252,11 +252,6 @@ fn wait_exec(
     }
 }
 
-fn reap(pid: i32) {
-    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-    let _ = waitpid(Pid::from_raw(pid), None);
-}
-
 /// The intermediate: cgroup (by the parent), non-dumpable, setns, fork the process.
 fn intermediate(
     plan: &ExecPlan,
@@ -290,15 +285,7 @@ fn intermediate(
             Fork::Parent(pid) => Ok(pid),
         }
     })();
-    let code = match res {
-        Ok(pid) => ch.send(&Msg::InitPid(pid)).map(|_| 0).unwrap_or(1),
-        Err(e) => {
-            let _ = ch.send(&Msg::Error(e));
-            1
-        }
-    };
-    // SAFETY: leave without running the runtime's atexit handlers or destructors.
-    unsafe { libc::_exit(code) }
+    report_and_exit(ch, res)
 }
 
 /// The exec'd process, inside every namespace: never returns.

@@ -5,6 +5,7 @@ pub mod channel;
 mod exec;
 mod finalize;
 mod init;
+mod intermediate;
 mod plan;
 mod spawn;
 

@@ -4,11 +4,11 @@
 
 use std::os::fd::{OwnedFd, RawFd};
 
-use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::channel::{Channel, Msg};
+use super::intermediate::{reap, report_and_exit};
 use super::{init, sys_err, InitPlan, ProcessError};
 use crate::cgroups::CgroupHandle;
 use crate::hooks::HookKind;
@@ -172,12 +172,6 @@ fn wait_init_pid(ch: &Channel, mid: i32, plan: &InitPlan) -> Result<i32, Process
     }
 }
 
-/// Kills and reaps a half-made init.
-fn reap(pid: i32) {
-    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-    let _ = waitpid(Pid::from_raw(pid), None);
-}
-
 /// The intermediate process: joins namespaces by path, makes the user namespace
 /// (the parent writes its maps), unshares the rest, writes time offsets, then forks
 /// the init as a sibling (CLONE_PARENT) so the runtime stays its parent.
@@ -205,15 +199,7 @@ fn intermediate(plan: &InitPlan, ch: &Channel, fifo: OwnedFd, console: Option<Ow
             Fork::Parent(pid) => Ok(pid),
         }
     })();
-    let code = match res {
-        Ok(pid) => ch.send(&Msg::InitPid(pid)).map(|_| 0).unwrap_or(1),
-        Err(e) => {
-            let _ = ch.send(&Msg::Error(e));
-            1
-        }
-    };
-    // SAFETY: leave without running the runtime's atexit handlers or destructors.
-    unsafe { libc::_exit(code) }
+    report_and_exit(ch, res)
 }
 
 fn close_fds(fds: &[RawFd]) {
