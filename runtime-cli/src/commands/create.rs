@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::activation::{listen_env, listen_fds};
 use crate::Ctx;
 
 /// Flags shared by `create` and `run`.
@@ -45,30 +46,6 @@ impl CreateFlags {
         }
         b
     }
-}
-
-/// With socket activation the container's process finds its fds through these, as
-/// runc sets them (the fds follow stdio, and the process is pid 1 of its namespace).
-fn listen_env() -> Vec<String> {
-    match listen_fds() {
-        0 => Vec::new(),
-        n => vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".into()],
-    }
-}
-
-/// systemd socket activation: LISTEN_FDS fds for us are passed on, as runc does.
-fn listen_fds() -> u32 {
-    let ours = std::env::var("LISTEN_PID")
-        .ok()
-        .and_then(|p| p.parse::<u32>().ok())
-        == Some(std::process::id());
-    if !ours {
-        return 0;
-    }
-    std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// `create [flags] ID`.

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use super::activation::listen_fds;
 use super::tty::{self, Proxy};
 use crate::Ctx;
 
@@ -199,21 +200,6 @@ fn exec(a: Args, ctx: &Ctx) -> super::CmdResult {
     let code = tty::supervise(proc.pid(), &set, proxy.as_mut());
     drop(proxy);
     Ok(code?)
-}
-
-/// systemd socket activation: LISTEN_FDS fds for us are passed on, as runc does.
-fn listen_fds() -> u32 {
-    let ours = std::env::var("LISTEN_PID")
-        .ok()
-        .and_then(|p| p.parse::<u32>().ok())
-        == Some(std::process::id());
-    if !ours {
-        return 0;
-    }
-    std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Writes the pid file atomically (temp file + rename), as runc does.

@@ -1,5 +1,7 @@
-//! One file per subcommand; each turns its flags into library calls.
+//! One file per subcommand; each turns its flags into library calls. `tty` and
+//! `activation` hold what `run`, `create` and `exec` share.
 
+pub mod activation;
 pub mod create;
 pub mod delete;
 pub mod events;
