@@ -1,0 +1,298 @@
+//! The scenarios. Each checks observable behaviour against what the OCI
+//! runtime spec (and, where the spec is silent, runc) prescribes, and stops at
+//! the first difference.
+//!
+//! Not registered yet (to add once husk implements them; no placeholders):
+//! cgroup resources, `exec`, terminal/console socket, hooks, seccomp.
+//!
+//! One file per area, named as in the report; this file registers them.
+
+mod devices;
+mod errors;
+mod lifecycle;
+mod mounts;
+mod namespaces;
+mod paths;
+mod process;
+
+use std::time::Duration;
+
+use crate::scenario::Scenario;
+
+use devices::*;
+use errors::*;
+use lifecycle::*;
+use mounts::*;
+use namespaces::*;
+use paths::*;
+use process::*;
+
+const SLEEP: [&str; 2] = ["sleep", "1000"];
+const WAIT: Duration = Duration::from_secs(5);
+
+macro_rules! scenario {
+    ($name:literal, $area:literal, $checker:literal, $what:literal, $f:path) => {
+        Scenario {
+            name: $name,
+            area: $area,
+            what: $what,
+            needs_checker: $checker,
+            run: $f,
+        }
+    };
+}
+
+/// Areas with no scenarios yet (to be written against real behaviour once
+/// they are covered; deliberately no placeholder rows).
+pub const NOT_YET_COVERED: &[&str] = &[
+    "cgroup resources",
+    "exec",
+    "terminal / console socket",
+    "hooks",
+    "seccomp",
+];
+
+/// Every registered scenario, in report order.
+pub fn all() -> Vec<Scenario> {
+    vec![
+        scenario!(
+            "lifecycle-create",
+            "lifecycle",
+            false,
+            "create: state fields, status created, process not started",
+            lifecycle_create
+        ),
+        scenario!(
+            "lifecycle-start",
+            "lifecycle",
+            false,
+            "start: status running, same pid, process runs",
+            lifecycle_start
+        ),
+        scenario!(
+            "lifecycle-kill",
+            "lifecycle",
+            false,
+            "kill TERM reaches the process's trap; status stopped",
+            lifecycle_kill
+        ),
+        scenario!(
+            "lifecycle-kill-created",
+            "lifecycle",
+            false,
+            "kill KILL on a created container; then stopped and deletable",
+            lifecycle_kill_created
+        ),
+        scenario!(
+            "lifecycle-delete",
+            "lifecycle",
+            false,
+            "delete a stopped container: state, list and cgroups gone",
+            lifecycle_delete
+        ),
+        scenario!(
+            "lifecycle-delete-force",
+            "lifecycle",
+            false,
+            "delete --force a running container: process killed",
+            lifecycle_delete_force
+        ),
+        scenario!(
+            "run-exit-code",
+            "lifecycle",
+            false,
+            "run propagates the exit status and deletes the container",
+            run_exit_code
+        ),
+        scenario!(
+            "run-output",
+            "lifecycle",
+            false,
+            "run passes stdout and stderr through",
+            run_output
+        ),
+        scenario!(
+            "error-unknown-id",
+            "errors",
+            false,
+            "state/start/kill/delete of an unknown id fail",
+            error_unknown_id
+        ),
+        scenario!(
+            "error-existing-id",
+            "errors",
+            false,
+            "create with an id in use fails; the first container is intact",
+            error_existing_id
+        ),
+        scenario!(
+            "error-start-twice",
+            "errors",
+            false,
+            "start of a running container fails",
+            error_start_twice
+        ),
+        scenario!(
+            "error-bad-config",
+            "errors",
+            false,
+            "invalid JSON, missing rootfs, empty args: create fails, no state",
+            error_bad_config
+        ),
+        scenario!(
+            "ns-pid1",
+            "namespaces",
+            true,
+            "pid 1; pid/mnt/uts/ipc/net inodes differ from host, user/cgroup shared",
+            ns_pid1
+        ),
+        scenario!(
+            "ns-hostname",
+            "namespaces",
+            true,
+            "hostname from config",
+            ns_hostname
+        ),
+        scenario!(
+            "ns-join-path",
+            "namespaces",
+            true,
+            "namespace paths join existing net and ipc namespaces",
+            ns_join_path
+        ),
+        scenario!(
+            "mounts-default",
+            "mounts",
+            true,
+            "default mounts: types and flags of /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys",
+            mounts_default
+        ),
+        scenario!(
+            "mounts-tmpfs",
+            "mounts",
+            true,
+            "tmpfs with nosuid,nodev,noexec,mode,size",
+            mounts_tmpfs
+        ),
+        scenario!(
+            "mounts-bind",
+            "mounts",
+            true,
+            "bind mounts: ro is read-only, rw writes reach the host",
+            mounts_bind
+        ),
+        scenario!(
+            "rootfs-readonly",
+            "mounts",
+            true,
+            "root.readonly true and false",
+            rootfs_readonly
+        ),
+        scenario!(
+            "devices-default",
+            "devices",
+            true,
+            "default device nodes (/dev/null 1:3 ...) and /dev symlinks",
+            devices_default
+        ),
+        scenario!(
+            "devices-custom",
+            "devices",
+            true,
+            "linux.devices: type, numbers, mode and owner",
+            devices_custom
+        ),
+        scenario!(
+            "masked-paths",
+            "paths",
+            true,
+            "default and custom maskedPaths read as empty",
+            masked_paths
+        ),
+        scenario!(
+            "readonly-paths",
+            "paths",
+            true,
+            "default and custom readonlyPaths are read-only",
+            readonly_paths
+        ),
+        scenario!(
+            "process-user",
+            "process",
+            true,
+            "uid, gid and additionalGids",
+            process_user
+        ),
+        scenario!(
+            "process-env",
+            "process",
+            true,
+            "env passed verbatim",
+            process_env
+        ),
+        scenario!(
+            "process-env-home",
+            "process",
+            true,
+            "HOME from /etc/passwd when env has none",
+            process_env_home
+        ),
+        scenario!("process-cwd", "process", true, "cwd", process_cwd),
+        scenario!(
+            "caps-default",
+            "process",
+            true,
+            "default spec capabilities in /proc/self/status",
+            caps_default
+        ),
+        scenario!(
+            "caps-custom",
+            "process",
+            true,
+            "custom bounding/effective/permitted/inheritable/ambient",
+            caps_custom
+        ),
+        scenario!(
+            "caps-nonroot",
+            "process",
+            true,
+            "uid 1000 keeps ambient capabilities",
+            caps_nonroot
+        ),
+        scenario!(
+            "no-new-privs",
+            "process",
+            true,
+            "noNewPrivileges true and false",
+            no_new_privs
+        ),
+        scenario!("rlimits", "process", true, "rlimits applied", rlimits),
+        scenario!(
+            "oom-score-adj",
+            "process",
+            true,
+            "oomScoreAdj applied",
+            oom_score_adj
+        ),
+        scenario!("umask", "process", true, "user.umask applied", umask),
+        scenario!(
+            "sysctl",
+            "process",
+            true,
+            "linux.sysctl for namespaced keys",
+            sysctl
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_unique() {
+        let all = super::all();
+        let mut names: Vec<_> = all.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+    }
+}
