@@ -21,6 +21,8 @@
 //!   last /proc/self/mountinfo entry mounted exactly at PATH, or `none`;
 //! - `create PATH...`: `create:PATH=ok` after creating (or truncating) the
 //!   file with the content `husk-checker`, else the errno name;
+//! - `mkdir PATH...`: `mkdir:PATH=ok` after creating (and removing again) the
+//!   directory, else the errno name;
 //! - `exit N`: exit with status N after printing everything.
 
 use std::ffi::CString;
@@ -75,8 +77,8 @@ const RLIMITS: [(&str, i32); 16] = [
     ("RLIMIT_RTTIME", 15),
 ];
 
-const WORDS: [&str; 9] = [
-    "report", "stat", "read", "cat", "write", "create", "ro", "mount", "exit",
+const WORDS: [&str; 10] = [
+    "report", "stat", "read", "cat", "write", "create", "mkdir", "ro", "mount", "exit",
 ];
 
 fn errno_name(e: &std::io::Error) -> String {
@@ -314,6 +316,16 @@ fn create(path: &str) -> String {
     }
 }
 
+fn mkdir(path: &str) -> String {
+    match std::fs::create_dir(path) {
+        Ok(()) => {
+            let _ = std::fs::remove_dir(path);
+            "ok".to_string()
+        }
+        Err(e) => errno_name(&e),
+    }
+}
+
 fn ro(path: &str) -> String {
     let Ok(c) = CString::new(path) else {
         return "EINVAL".to_string();
@@ -367,6 +379,7 @@ fn main() {
             "cat" => format!("cat:{arg}={}", cat(arg)),
             "write" => format!("write:{arg}={}", write(arg)),
             "create" => format!("create:{arg}={}", create(arg)),
+            "mkdir" => format!("mkdir:{arg}={}", mkdir(arg)),
             "ro" => format!("ro:{arg}={}", ro(arg)),
             "mount" => {
                 let mi = mountinfo.get_or_insert_with(|| {

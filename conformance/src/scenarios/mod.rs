@@ -2,9 +2,6 @@
 //! runtime spec (and, where the spec is silent, runc) prescribes, and stops at
 //! the first difference.
 //!
-//! Not registered yet (to add once husk implements them; no placeholders):
-//! cgroup resources, `exec`, terminal/console socket, hooks, seccomp.
-//!
 //! One file per area, named as in the report; this file registers them.
 
 mod devices;
@@ -14,6 +11,7 @@ mod mounts;
 mod namespaces;
 mod paths;
 mod process;
+mod seccomp;
 
 use std::time::Duration;
 
@@ -26,6 +24,7 @@ use mounts::*;
 use namespaces::*;
 use paths::*;
 use process::*;
+use seccomp::*;
 
 const SLEEP: [&str; 2] = ["sleep", "1000"];
 const WAIT: Duration = Duration::from_secs(5);
@@ -49,7 +48,6 @@ pub const NOT_YET_COVERED: &[&str] = &[
     "exec",
     "terminal / console socket",
     "hooks",
-    "seccomp",
 ];
 
 /// Every registered scenario, in report order.
@@ -281,6 +279,20 @@ pub fn all() -> Vec<Scenario> {
             true,
             "linux.sysctl for namespaced keys",
             sysctl
+        ),
+        scenario!(
+            "seccomp-errno",
+            "seccomp",
+            true,
+            "SCMP_ACT_ERRNO on mkdir: EPERM, other syscalls work, Seccomp: 2",
+            seccomp_errno
+        ),
+        scenario!(
+            "seccomp-errno-ret",
+            "seccomp",
+            true,
+            "errnoRet is the errno returned",
+            seccomp_errno_ret
         ),
     ]
 }
