@@ -6,6 +6,7 @@
 
 mod devices;
 mod errors;
+mod hooks;
 mod lifecycle;
 mod mounts;
 mod namespaces;
@@ -19,6 +20,7 @@ use crate::scenario::Scenario;
 
 use devices::*;
 use errors::*;
+use hooks::*;
 use lifecycle::*;
 use mounts::*;
 use namespaces::*;
@@ -47,7 +49,6 @@ pub const NOT_YET_COVERED: &[&str] = &[
     "cgroup resources",
     "exec",
     "terminal / console socket",
-    "hooks",
 ];
 
 /// Every registered scenario, in report order.
@@ -279,6 +280,20 @@ pub fn all() -> Vec<Scenario> {
             true,
             "linux.sysctl for namespaced keys",
             sysctl
+        ),
+        scenario!(
+            "hooks-order",
+            "hooks",
+            false,
+            "prestart, createRuntime, poststart, poststop: order and state status",
+            hooks_order
+        ),
+        scenario!(
+            "hooks-create-fails",
+            "hooks",
+            false,
+            "a failing createRuntime hook fails create; nothing left",
+            hooks_create_fails
         ),
         scenario!(
             "seccomp-errno",
