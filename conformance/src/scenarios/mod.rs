@@ -6,6 +6,7 @@
 
 mod devices;
 mod errors;
+mod exec;
 mod hooks;
 mod lifecycle;
 mod mounts;
@@ -20,6 +21,7 @@ use crate::scenario::Scenario;
 
 use devices::*;
 use errors::*;
+use exec::*;
 use hooks::*;
 use lifecycle::*;
 use mounts::*;
@@ -47,7 +49,6 @@ macro_rules! scenario {
 /// they are covered; deliberately no placeholder rows).
 pub const NOT_YET_COVERED: &[&str] = &[
     "cgroup resources",
-    "exec",
     "terminal / console socket",
 ];
 
@@ -280,6 +281,34 @@ pub fn all() -> Vec<Scenario> {
             true,
             "linux.sysctl for namespaced keys",
             sysctl
+        ),
+        scenario!(
+            "exec-output",
+            "exec",
+            false,
+            "exec passes stdout, stderr and the exit status through",
+            exec_output
+        ),
+        scenario!(
+            "exec-pidns",
+            "exec",
+            false,
+            "exec sees the init as pid 1; pid/mnt/net/ipc/uts namespaces of the init",
+            exec_pidns
+        ),
+        scenario!(
+            "exec-options",
+            "exec",
+            true,
+            "exec --env, --cwd, --user (HOME from /etc/passwd)",
+            exec_options
+        ),
+        scenario!(
+            "exec-stopped",
+            "exec",
+            false,
+            "exec into a stopped container fails",
+            exec_stopped
         ),
         scenario!(
             "hooks-order",
