@@ -14,6 +14,7 @@ mod namespaces;
 mod paths;
 mod process;
 mod seccomp;
+mod tty;
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use namespaces::*;
 use paths::*;
 use process::*;
 use seccomp::*;
+use tty::*;
 
 const SLEEP: [&str; 2] = ["sleep", "1000"];
 const WAIT: Duration = Duration::from_secs(5);
@@ -49,7 +51,6 @@ macro_rules! scenario {
 /// they are covered; deliberately no placeholder rows).
 pub const NOT_YET_COVERED: &[&str] = &[
     "cgroup resources",
-    "terminal / console socket",
 ];
 
 /// Every registered scenario, in report order.
@@ -309,6 +310,20 @@ pub fn all() -> Vec<Scenario> {
             false,
             "exec into a stopped container fails",
             exec_stopped
+        ),
+        scenario!(
+            "tty-console-socket",
+            "terminal",
+            false,
+            "terminal: pty master over --console-socket, stdio is the pty, consoleSize",
+            tty_console_socket
+        ),
+        scenario!(
+            "tty-no-console-socket",
+            "terminal",
+            false,
+            "terminal without --console-socket: create fails, nothing left",
+            tty_no_console_socket
         ),
         scenario!(
             "hooks-order",
