@@ -114,6 +114,11 @@ pub struct Response {
     /// The error, when the request failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Create only: whether the container has a pid namespace of its own (then the
+    /// kernel kills everything when the init exits). Answered here, where the
+    /// config is parsed anyway, so the long-lived shim never parses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_pid_ns: Option<bool>,
 }
 
 /// Serializes spawns: the fds a helper inherits are made inheritable only while
@@ -253,10 +258,7 @@ pub fn call(
     if out.is_empty() {
         return match req {
             // The logger's helper execs the binary: no answer means it did.
-            Request::Logger { .. } => Ok(Response {
-                pid: pid as i32,
-                error: None,
-            }),
+            Request::Logger { .. } => Ok(Response::ok(pid as i32)),
             _ => Err("the husk helper exited without answering".into()),
         };
     }
@@ -294,16 +296,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
     drop(req_f);
     let resp = match serde_json::from_slice::<Request>(&body) {
         Ok(req) => match run(req) {
-            Ok(pid) => Response { pid, error: None },
-            Err(e) => Response {
-                pid: 0,
-                error: Some(e),
-            },
+            Ok(resp) => resp,
+            Err(e) => Response::failed(e),
         },
-        Err(e) => Response {
-            pid: 0,
-            error: Some(format!("bad helper request: {e}")),
-        },
+        Err(e) => Response::failed(format!("bad helper request: {e}")),
     };
     let mut out = serde_json::to_vec(&resp).unwrap_or_default();
     out.push(b'\n');
@@ -358,31 +354,65 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-fn run(req: Request) -> Result<i32, String> {
-    match req {
-        Request::Create(r) => create(r),
+fn run(req: Request) -> Result<Response, String> {
+    let pid = match req {
+        Request::Create(r) => return create(r),
         Request::Start { root, id } => {
             let mut c = husk::Container::load(&root, &id).map_err(|e| chain(&e))?;
             c.start().map_err(|e| chain(&e))?;
-            Ok(c.pid())
+            c.pid()
         }
         Request::Delete { root, id, force } => {
             let c = husk::Container::load(&root, &id).map_err(|e| chain(&e))?;
             let pid = c.pid();
             c.delete(force).map_err(|e| chain(&e))?;
-            Ok(pid)
+            pid
         }
-        Request::Exec(r) => exec(*r),
+        Request::Exec(r) => exec(*r)?,
         Request::Logger {
             binary,
             args,
             env,
             fds,
-        } => logger(&binary, &args, &env, fds),
+        } => logger(&binary, &args, &env, fds)?,
+    };
+    Ok(Response::ok(pid))
+}
+
+impl Response {
+    fn ok(pid: i32) -> Response {
+        Response {
+            pid,
+            error: None,
+            own_pid_ns: None,
+        }
+    }
+
+    fn failed(error: String) -> Response {
+        Response {
+            pid: 0,
+            error: Some(error),
+            own_pid_ns: None,
+        }
     }
 }
 
-fn create(r: CreateRequest) -> Result<i32, String> {
+/// Whether the bundle's config gives the container a pid namespace of its own.
+fn own_pid_namespace(bundle: &std::path::Path) -> bool {
+    let Ok(spec) = oci_spec::runtime::Spec::load(bundle.join("config.json")) else {
+        return true;
+    };
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
+            })
+        })
+}
+
+fn create(r: CreateRequest) -> Result<Response, String> {
     let rootfs = r.bundle.join("rootfs");
     let mounted = !r.mounts.is_empty();
     if mounted {
@@ -400,7 +430,10 @@ fn create(r: CreateRequest) -> Result<i32, String> {
         b = b.console_socket(s);
     }
     match b.create() {
-        Ok(c) => Ok(c.pid()),
+        Ok(c) => Ok(Response {
+            own_pid_ns: Some(own_pid_namespace(&r.bundle)),
+            ..Response::ok(c.pid())
+        }),
         Err(e) => {
             if mounted {
                 mounts::unmount_all(&rootfs);

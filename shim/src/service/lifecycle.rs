@@ -37,11 +37,11 @@ impl Inner {
         self: &Arc<Self>,
         req: &Request,
         child: helper::ChildStdio,
-    ) -> Result<i32, String> {
+    ) -> Result<helper::Response, String> {
         let resp = helper::call(req, child, &[], &|pid| self.ignore_pid(pid))?;
         match resp.error {
             Some(e) => Err(e),
-            None => Ok(resp.pid),
+            None => Ok(resp),
         }
     }
 
@@ -95,9 +95,10 @@ impl Inner {
             systemd_cgroup: opts.systemd_cgroup,
         });
         let mut io = prepared.io;
-        let pid = self
+        let created = self
             .call_helper(&creq, prepared.child)
             .map_err(|e| internal(format!("create container {}: {e}", req.id)))?;
+        let pid = created.pid;
         let rootfs_mounted = !req.rootfs.is_empty();
         let undo = |why: String| {
             if let Ok(c) = husk::Container::load(&opts.root, &req.id) {
@@ -133,7 +134,7 @@ impl Inner {
             execs_done: Condvar::new(),
             paused: AtomicBool::new(false),
             rootfs_mounted,
-            own_pid_ns: own_pid_namespace(&bundle),
+            own_pid_ns: created.own_pid_ns.unwrap_or(true),
             poststart_hooks,
             poststop_hooks,
             oom_kills: AtomicU64::new(oom_kills),
@@ -227,7 +228,7 @@ impl Inner {
         }));
         let mut io = prepared.io;
         let pid = match self.call_helper(&ereq, prepared.child) {
-            Ok(pid) => pid,
+            Ok(r) => r.pid,
             Err(e) => return Err(fail(&mut st, format!("OCI runtime exec failed: {e}"))),
         };
         if let Some(console) = &prepared.console {
@@ -420,20 +421,4 @@ impl Inner {
 /// `IoUid`/`IoGid` of the runtime options, when not root.
 fn io_owner(o: &containerd_shim::api::Options) -> Option<(u32, u32)> {
     (o.io_uid != 0 || o.io_gid != 0).then_some((o.io_uid, o.io_gid))
-}
-
-/// Whether the bundle's config gives the container a pid namespace of its own
-/// (then the kernel kills everything when the init exits).
-fn own_pid_namespace(bundle: &Path) -> bool {
-    let Ok(spec) = oci_spec::runtime::Spec::load(bundle.join("config.json")) else {
-        return true;
-    };
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter().any(|n| {
-                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
-            })
-        })
 }
