@@ -153,7 +153,7 @@ fn update_changes_a_running_containers_limits() {
         "100m",
         "--pids-limit",
         "77",
-        "--cpu-shares",
+        "--cpu-share",
         "256",
         &id,
     ])

@@ -29,8 +29,9 @@ pub struct Args {
     /// Kernel TCP memory limit.
     #[arg(long = "kernel-memory-tcp")]
     pub kernel_memory_tcp: Option<String>,
-    /// CPU shares (relative weight).
-    #[arg(long = "cpu-shares")]
+    /// CPU shares (relative weight). runc spells it `--cpu-share`; `--cpu-shares`
+    /// is accepted too.
+    #[arg(long = "cpu-share", alias = "cpu-shares")]
     pub cpu_shares: Option<u64>,
     /// CFS quota in microseconds.
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
