@@ -103,8 +103,9 @@ pub(super) fn cgroup_update(c: &mut Case) -> Check {
     let m = memory.to_string();
     c.call_ok(&["update", "--memory", &m, "--pids-limit", "77", &id])?;
     expect_limits(pid, memory, 77, SHARES)?;
-    // runc spells the flag --cpu-share, husk --cpu-shares: a resources file
-    // is common to all.
+    c.call_ok(&["update", "--cpu-share", "512", &id])?;
+    expect_limits(pid, memory, 77, 512)?;
+    // The same through a resources file.
     let file = c.dir.join("resources.json");
     std::fs::write(&file, json!({ "cpu": { "shares": 256 } }).to_string())
         .map_err(|e| fail(format!("harness: {}: {e}", file.display())))?;
