@@ -192,6 +192,23 @@ fn number(n: Option<i64>, field: &str) -> Result<Option<u32>, CgroupError> {
     }
 }
 
+/// The device kind a cgroup rule at `field` applies to: `None` for `a` (all).
+/// Shared with the v1 planner, which writes the same rules as text.
+pub fn rule_kind(field: &str, r: &LinuxDeviceCgroup) -> Result<Option<DevKind>, CgroupError> {
+    match r.typ().unwrap_or_default() {
+        LinuxDeviceType::A => Ok(None),
+        LinuxDeviceType::B => Ok(Some(DevKind::Block)),
+        LinuxDeviceType::C => Ok(Some(DevKind::Char)),
+        other => Err(CgroupError::invalid(
+            format!("{field}.type"),
+            format!(
+                "{:?} cannot be used in a device cgroup rule (only a, b, c)",
+                other.as_str()
+            ),
+        )),
+    }
+}
+
 fn parse(i: usize, r: &LinuxDeviceCgroup) -> Result<Parsed, CgroupError> {
     let field = format!("{FIELD}[{i}]");
     let access_str = r.access().as_deref().unwrap_or("");
@@ -201,20 +218,7 @@ fn parse(i: usize, r: &LinuxDeviceCgroup) -> Result<Parsed, CgroupError> {
             format!("{access_str:?} must be a non-empty combination of r, w and m"),
         )
     })?;
-    let kind = match r.typ().unwrap_or_default() {
-        LinuxDeviceType::A => None,
-        LinuxDeviceType::B => Some(DevKind::Block),
-        LinuxDeviceType::C => Some(DevKind::Char),
-        other => {
-            return Err(CgroupError::invalid(
-                format!("{field}.type"),
-                format!(
-                    "{:?} cannot be used in a device cgroup rule (only a, b, c)",
-                    other.as_str()
-                ),
-            ))
-        }
-    };
+    let kind = rule_kind(&field, r)?;
     let major = number(r.major(), &format!("{field}.major"))?;
     let minor = number(r.minor(), &format!("{field}.minor"))?;
     Ok(Parsed {

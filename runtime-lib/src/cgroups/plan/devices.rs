@@ -8,7 +8,7 @@
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
-use super::super::devices_bpf::DeviceFilter;
+use super::super::devices_bpf::{rule_kind, DevKind, DeviceFilter};
 use super::super::error::CgroupError;
 use super::super::layout::HierarchyVersion;
 use super::{PlanHost, Write, RES};
@@ -52,19 +52,10 @@ fn num(n: Option<i64>) -> Option<i64> {
 /// The kernel's text form of rule `i`: `c 1:3 rwm`.
 fn rule_line(i: usize, r: &LinuxDeviceCgroup) -> Result<String, CgroupError> {
     let field = format!("{RES}.devices[{i}]");
-    let typ = match r.typ().unwrap_or_default() {
-        LinuxDeviceType::A => 'a',
-        LinuxDeviceType::B => 'b',
-        LinuxDeviceType::C => 'c',
-        other => {
-            return Err(CgroupError::invalid(
-                format!("{field}.type"),
-                format!(
-                    "{:?} cannot be used in a device cgroup rule (only a, b, c)",
-                    other.as_str()
-                ),
-            ))
-        }
+    let typ = match rule_kind(&field, r)? {
+        None => 'a',
+        Some(DevKind::Block) => 'b',
+        Some(DevKind::Char) => 'c',
     };
     // runc refuses an empty access string rather than guessing one.
     let access = r.access().as_deref().unwrap_or("");
