@@ -1,7 +1,8 @@
 //! `husk exec`: the new process joins every namespace, the cgroup and the security
-//! settings of the container; flags override the configured process; exit statuses
-//! propagate; the managers' form (`--process F --detach --pid-file P`) works; failures
-//! exit 255 with runc's messages.
+//! settings of the container; flags and `--process` override the configured process;
+//! fds, cwd, HOME and signal dispositions are the container's; bad flags exit 255 with
+//! runc's messages. (Exit statuses, signals, `--detach`/`--pid-file`, container
+//! states and sub-cgroups: exec_lifecycle.rs.)
 
 mod common;
 
@@ -9,84 +10,9 @@ use std::fs;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
-
-/// Namespace kinds to compare between the init and an exec'd process.
-const NS: &[&str] = &[
-    "cgroup",
-    "ipc",
-    "mnt",
-    "net",
-    "pid",
-    "pid_for_children",
-    "time",
-    "user",
-    "uts",
-];
-
-fn ns_link(pid: i32, kind: &str) -> String {
-    fs::read_link(format!("/proc/{pid}/ns/{kind}"))
-        .unwrap_or_else(|e| panic!("readlink /proc/{pid}/ns/{kind}: {e}"))
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Waits until `path` holds a pid; returns it.
-#[track_caller]
-fn read_pid_file(path: &Path) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(pid) = fs::read_to_string(path)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-        {
-            return pid;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no pid in {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// `husk exec --detach --pid-file` of `args`; returns the process's host pid.
-#[track_caller]
-fn exec_detached(b: &Bundle, id: &str, args: &[&str]) -> i32 {
-    let pid_file = b.dir.join(format!("exec-{}.pid", args.len()));
-    let mut a = vec![
-        "exec",
-        "--detach",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        id,
-    ];
-    a.extend_from_slice(args);
-    b.husk(&a).ok();
-    read_pid_file(&pid_file)
-}
-
-/// Asserts that the exec'd process shares each namespace, and the cgroups, of the init.
-#[track_caller]
-fn assert_joined(init: i32, pid: i32) {
-    for kind in NS {
-        assert_eq!(
-            ns_link(pid, kind),
-            ns_link(init, kind),
-            "the exec'd process is not in the container's {kind} namespace"
-        );
-    }
-    let cg = |p: i32| fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
-    assert_eq!(
-        cg(pid),
-        cg(init),
-        "the exec'd process is not in the container's cgroup"
-    );
-}
 
 #[test]
 fn exec_joins_every_namespace_and_the_cgroup() {
@@ -250,132 +176,6 @@ fn exec_flags_override_the_configured_process() {
 }
 
 #[test]
-fn exec_exit_status_propagates() {
-    let mut b = Bundle::new("exec-status");
-    let (id, _) = b.run_detached(&["sleep", "1000"]);
-    assert_eq!(b.husk(&["exec", &id, "true"]).code, 0);
-    assert_eq!(b.husk(&["exec", &id, "sh", "-c", "exit 7"]).code, 7);
-    assert_eq!(b.husk(&["exec", &id, "sh", "-c", "kill -9 $$"]).code, 137);
-    // Everything after the id is the command's, even what looks like a husk flag.
-    let out = b.husk(&["exec", &id, "echo", "-t", "--detach"]).ok();
-    assert_eq!(out.stdout, "-t --detach\n");
-}
-
-#[test]
-fn exec_detach_writes_the_pid_file_and_returns() {
-    let mut b = Bundle::new("exec-detach");
-    let (id, init) = b.run_detached(&["sleep", "1000"]);
-    let pid_file = b.dir.join("p.pid");
-    let start = Instant::now();
-    b.husk(&[
-        "exec",
-        "-d",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-        "sleep",
-        "1000",
-    ])
-    .ok();
-    assert!(start.elapsed() < Duration::from_secs(10));
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let cmdline = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
-    assert_eq!(cmdline, "sleep\x001000\x00");
-    assert_joined(init, pid);
-    // `husk ps` style membership: the process is in the container's cgroup.procs tree.
-    assert!(b.husk(&["state", &id]).ok().stdout.contains("running"));
-}
-
-#[test]
-fn exec_into_stopped_or_unknown_container_fails() {
-    let mut b = Bundle::new("exec-stopped");
-    let (id, _) = b.run_detached(&["true"]);
-    b.wait_status(&id, "stopped");
-    let out = b.husk(&["exec", &id, "true"]);
-    assert_eq!(out.code, 255, "{out:?}");
-    assert!(
-        out.stderr.contains("cannot exec in a stopped container"),
-        "{}",
-        out.stderr
-    );
-    let out = b.husk(&["exec", "no-such-container", "true"]);
-    assert_eq!(out.code, 255, "{out:?}");
-    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
-}
-
-#[test]
-fn exec_into_created_container_works() {
-    let mut b = Bundle::new("exec-created");
-    b.set_args(&["sleep", "1000"]);
-    let id = b.new_id();
-    let init = b.create_ok(&id);
-    let pid = exec_detached(&b, &id, &["sleep", "1000"]);
-    assert_joined(init, pid);
-    assert_eq!(b.status(&id), "created");
-}
-
-#[test]
-fn exec_into_paused_container_is_refused() {
-    let mut b = Bundle::new("exec-paused");
-    let (id, _) = b.run_detached(&["sleep", "1000"]);
-    b.husk(&["pause", &id]).ok();
-    let out = b.husk(&["exec", &id, "true"]);
-    assert_eq!(out.code, 255, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("cannot exec in a paused container (use --ignore-paused to override)"),
-        "{}",
-        out.stderr
-    );
-    b.husk(&["resume", &id]).ok();
-    b.husk(&["exec", &id, "true"]).ok();
-}
-
-#[test]
-fn managers_form_process_json_detach_pid_file() {
-    let mut b = Bundle::new("exec-json");
-    let (id, init) = b.run_detached(&["sleep", "1000"]);
-    let process = json!({
-        "terminal": false,
-        "user": {"uid": 1000, "gid": 1000},
-        "args": ["sh", "-c", "echo \"$X $(id -u) $(pwd)\" > /dev/shm/out; exec sleep 1000"],
-        "env": ["PATH=/bin", "X=from-json", format!("{MARK}={}", b.name)],
-        "cwd": "/home/user",
-        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]},
-        "noNewPrivileges": true
-    });
-    let pf = b.dir.join("process.json");
-    fs::write(&pf, serde_json::to_vec(&process).unwrap()).unwrap();
-    let pid_file = b.dir.join("json.pid");
-    b.husk(&[
-        "exec",
-        "--process",
-        pf.to_str().unwrap(),
-        "--detach",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ])
-    .ok();
-    let pid = read_pid_file(&pid_file);
-    assert_joined(init, pid);
-    let out = wait_for_content(
-        Path::new(&format!("/proc/{init}/root/dev/shm/out")),
-        "from-json",
-    );
-    assert_eq!(out, "from-json 1000 /home/user\n");
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    assert_eq!(
-        status_field(&status, "CapBnd"),
-        format!("{:016x}", 1u64 << 5)
-    );
-}
-
-#[test]
 fn process_json_errors_name_the_field() {
     let mut b = Bundle::new("exec-json-bad");
     let (id, _) = b.run_detached(&["sleep", "1000"]);
@@ -520,99 +320,6 @@ fn exec_cwd_is_inside_the_container() {
     }
     let out = b.husk(&["exec", "--cwd", "/dev", &id, "pwd"]).ok();
     assert_eq!(out.stdout, "/dev\n");
-}
-
-#[test]
-fn exec_into_a_sub_cgroup() {
-    let mut b = Bundle::new("exec-subcg");
-    let (id, init) = b.run_detached(&["sleep", "1000"]);
-    let own = fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
-    // v1: "N:pids:/path"; v2 (or hybrid's unified): "0::/path".
-    let (ctrl, mount) = if Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists() {
-        ("pids", "/sys/fs/cgroup/pids")
-    } else {
-        ("", "/sys/fs/cgroup")
-    };
-    let line = own
-        .lines()
-        .find(|l| l.split(':').nth(1) == Some(ctrl))
-        .unwrap_or_else(|| panic!("no {ctrl:?} line in {own}"));
-    let path = line.splitn(3, ':').nth(2).unwrap();
-    let sub = Path::new(mount)
-        .join(path.trim_start_matches('/'))
-        .join("sub");
-    fs::create_dir_all(&sub).unwrap();
-    let arg = if ctrl.is_empty() {
-        "sub".to_string()
-    } else {
-        format!("{ctrl}:sub")
-    };
-    let pid_file = b.dir.join("sub.pid");
-    b.husk(&[
-        "exec",
-        "-d",
-        "--cgroup",
-        &arg,
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-        "sleep",
-        "1000",
-    ])
-    .ok();
-    let pid = read_pid_file(&pid_file);
-    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let mine = cg
-        .lines()
-        .find(|l| l.split(':').nth(1) == Some(ctrl))
-        .unwrap();
-    let kept = mine.ends_with("/sub");
-    let out = b.husk(&["exec", "--cgroup", "nosuch-sub", &id, "true"]);
-    // SAFETY: plain kill(2) of the process this test started (re-parented to us).
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    reap(&[pid]);
-    let start = Instant::now();
-    while fs::remove_dir(&sub).is_err() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(kept, "{cg}");
-    assert_eq!(out.code, 255, "{out:?}");
-}
-
-#[test]
-fn foreground_exec_forwards_signals() {
-    let mut b = Bundle::new("exec-signal");
-    let (id, _) = b.run_detached(&["sleep", "1000"]);
-    let out_path = b.dir.join("signal.out");
-    let mut child = std::process::Command::new(HUSK)
-        .arg("--root")
-        .arg(&b.root)
-        .args([
-            "exec",
-            &id,
-            "sh",
-            "-c",
-            "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.1; done",
-        ])
-        .env(MARK, &b.name)
-        .stdin(std::process::Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_content(&out_path, "ready");
-    // SAFETY: plain kill(2) of our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "husk exec hung");
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    assert_eq!(status.code(), Some(9), "{status:?}");
-    assert!(fs::read_to_string(&out_path).unwrap().contains("got-term"));
 }
 
 #[test]

@@ -17,13 +17,15 @@
 //! `bundle` builds the bundle and edits its config, `container` drives husk on
 //! the bundle's state root, `host` makes host dirs and mounts for bind-mount
 //! tests, `cleanup` removes and reaps everything a test made (and checks that
-//! nothing is left), `inspect` reads mountinfo, /proc and files.
+//! nothing is left), `inspect` reads mountinfo, /proc and files, `exec` runs
+//! detached execs and checks what they joined.
 #![allow(dead_code)]
 
 mod bundle;
 mod cleanup;
 mod command;
 mod container;
+mod exec;
 mod host;
 mod inspect;
 
@@ -33,7 +35,7 @@ use std::sync::{Mutex, Once};
 
 // Each test crate uses its own part of these, so some go unused in each.
 #[allow(unused_imports)]
-pub use {bundle::*, cleanup::*, command::*, inspect::*};
+pub use {bundle::*, cleanup::*, command::*, exec::*, inspect::*};
 
 /// The binary under test.
 pub const HUSK: &str = env!("CARGO_BIN_EXE_husk");
