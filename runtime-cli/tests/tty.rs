@@ -104,10 +104,10 @@ fn terminal_bundle(prefix: &str) -> Bundle {
     b
 }
 
-#[test]
-fn console_socket_receives_a_working_pty() {
-    let b = terminal_bundle("tty-sock");
-    let mut r = Recv::new(&b.dir);
+/// `husk create --console-socket` of the bundle as a new container, which must
+/// succeed; returns the socket (the pty master is on its way) and the container's id.
+fn create_with_console_socket(b: &Bundle) -> (Recv, String) {
+    let r = Recv::new(&b.dir);
     let id = b.new_id();
     b.write_config();
     b.husk(&[
@@ -119,6 +119,13 @@ fn console_socket_receives_a_working_pty() {
         &id,
     ])
     .ok();
+    (r, id)
+}
+
+#[test]
+fn console_socket_receives_a_working_pty() {
+    let b = terminal_bundle("tty-sock");
+    let (mut r, id) = create_with_console_socket(&b);
     let (master, name) = r.master();
     assert_eq!(
         name, "/dev/ptmx",
@@ -306,18 +313,7 @@ fn dev_console_symlink_is_not_followed() {
     fs::write(&target, "host file\n").unwrap();
     fs::create_dir_all(b.rootfs.join("dev/pts")).unwrap();
     std::os::unix::fs::symlink(&target, b.rootfs.join("dev/console")).unwrap();
-    let mut r = Recv::new(&b.dir);
-    let id = b.new_id();
-    b.write_config();
-    b.husk(&[
-        "create",
-        "--console-socket",
-        r.path(),
-        "--bundle",
-        b.dir_str(),
-        &id,
-    ])
-    .ok();
+    let (mut r, id) = create_with_console_socket(&b);
     let (master, _) = r.master();
     b.husk(&["start", &id]).ok();
     let out = converse(&master, PROBE, "DONE-42");
