@@ -161,6 +161,13 @@ pub fn all() -> Vec<Scenario> {
             ns_hostname
         ),
         scenario!(
+            "ns-net-loopback",
+            "namespaces",
+            false,
+            "lo is up in a new network namespace, untouched in a joined one",
+            ns_net_loopback
+        ),
+        scenario!(
             "ns-join-path",
             "namespaces",
             true,

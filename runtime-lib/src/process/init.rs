@@ -73,6 +73,9 @@ fn setup(
         crate::namespaces::unshare(CloneFlags::CLONE_NEWCGROUP.bits() as u64)
             .map_err(|e| e.to_string())?;
     }
+    if plan.ns.creates(CloneFlags::CLONE_NEWNET.bits() as u64) {
+        crate::namespaces::loopback_up().map_err(|e| e.to_string())?;
+    }
     nix::unistd::setsid().map_err(ctx("setsid"))?;
     if let Some(h) = &plan.hostname {
         nix::unistd::sethostname(h).map_err(ctx("hostname"))?;
