@@ -251,6 +251,20 @@ pub fn all() -> Vec<Scenario> {
             "HOME from /etc/passwd when env has none",
             process_env_home
         ),
+        scenario!(
+            "process-env-dedup",
+            "process",
+            false,
+            "a variable listed twice in process.env is set once, to the last value",
+            process_env_dedup
+        ),
+        scenario!(
+            "process-env-home-link",
+            "process",
+            true,
+            "HOME from /etc/passwd that is a symlink, resolved in the rootfs",
+            process_env_home_symlink
+        ),
         scenario!("process-cwd", "process", true, "cwd", process_cwd),
         scenario!(
             "caps-default",
@@ -316,6 +330,13 @@ pub fn all() -> Vec<Scenario> {
             true,
             "exec --env, --cwd, --user (HOME from /etc/passwd)",
             exec_options
+        ),
+        scenario!(
+            "exec-env-override",
+            "exec",
+            false,
+            "exec --env replaces a variable of process.env",
+            exec_env_override
         ),
         scenario!(
             "exec-stopped",

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::scenario::{Case, Check};
+use crate::scenario::{expect_eq, fail, Case, Check};
 
 pub(super) fn process_user(c: &mut Case) -> Check {
     let r = c.checker("b", &["report"], |cfg, _| {
@@ -39,6 +39,42 @@ pub(super) fn process_env_home(c: &mut Case) -> Check {
     let r = c.checker("root", &["report"], |_, _| {})?;
     r.expect("env.HOME", "/root")?;
     let r = c.checker("user", &["report"], |cfg, _| {
+        cfg["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+    })?;
+    r.expect("env.HOME", "/home/husk")
+}
+
+/// A variable listed twice in `process.env` is set once, to its last value
+/// (runc: the last wins; crun: putenv replaces), so `getenv` sees that value.
+pub(super) fn process_env_dedup(c: &mut Case) -> Check {
+    let b = c.bundle("b", &["cat", "/proc/self/environ"], |cfg, _| {
+        crate::bundle::push(cfg, &["process", "env"], json!("DUP=first"));
+        crate::bundle::push(cfg, &["process", "env"], json!("DUP=last"));
+    })?;
+    let id = c.id("");
+    let o = c.run(&b, &id)?;
+    if o.code != Some(0) {
+        return Err(fail(format!("`run` failed: {}", o.err_line())));
+    }
+    expect_eq(
+        "DUP entries",
+        super::exec::entries(&o.stdout, "DUP").join(" ").as_str(),
+        "DUP=last",
+    )
+}
+
+/// HOME comes from the image's /etc/passwd even when that is a symlink: it is
+/// resolved inside the container's root (an absolute target names the image's
+/// file, not the host's).
+pub(super) fn process_env_home_symlink(c: &mut Case) -> Check {
+    let r = c.checker("b", &["report"], |cfg, rootfs| {
+        let etc = rootfs.join("etc");
+        let moved = std::fs::rename(etc.join("passwd"), etc.join("passwd.image"))
+            .and_then(|()| std::os::unix::fs::symlink("/etc/passwd.image", etc.join("passwd")));
+        if let Err(e) = moved {
+            // The run then fails with this in its message.
+            cfg["process"]["args"] = json!(["harness: symlink /etc/passwd", e.to_string()]);
+        }
         cfg["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
     })?;
     r.expect("env.HOME", "/home/husk")
