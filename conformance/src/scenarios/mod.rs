@@ -265,6 +265,13 @@ pub fn all() -> Vec<Scenario> {
             "HOME from /etc/passwd that is a symlink, resolved in the rootfs",
             process_env_home_symlink
         ),
+        scenario!(
+            "process-stdio-owner",
+            "process",
+            false,
+            "stdio chowned to a non-root user (not /dev/null); it can reopen them",
+            process_stdio_owner
+        ),
         scenario!("process-cwd", "process", true, "cwd", process_cwd),
         scenario!(
             "caps-default",

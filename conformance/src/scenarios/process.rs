@@ -1,5 +1,5 @@
 //! Process scenarios: user, env, cwd, capabilities, noNewPrivileges,
-//! rlimits, oomScoreAdj, umask, sysctl.
+//! rlimits, oomScoreAdj, umask, sysctl, the owner of stdio.
 
 use serde_json::{json, Value};
 
@@ -78,6 +78,29 @@ pub(super) fn process_env_home_symlink(c: &mut Case) -> Check {
         cfg["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
     })?;
     r.expect("env.HOME", "/home/husk")
+}
+
+/// The stdio a non-root process gets is chowned to its uid (so it can reopen
+/// /proc/self/fd/N), except /dev/null, which stays root's (runc's
+/// fixStdioPermissions). `create` passes the harness's stdio on as it is (a
+/// foreground `runc run` would put pipes in between): /dev/null as stdin,
+/// files as stdout and stderr.
+pub(super) fn process_stdio_owner(c: &mut Case) -> Check {
+    let script = "stat -L -c %u /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2; \
+                  echo reopened >> /proc/self/fd/1";
+    let b = c.bundle("b", &["sh", "-c", script], |cfg, _| {
+        cfg["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+    })?;
+    let id = c.id("");
+    let out = c.create(&b, &id)?.stdout_path;
+    c.call_ok(&["start", &id])?;
+    c.wait_status(&id, "stopped", super::WAIT)?;
+    let got = std::fs::read_to_string(&out).unwrap_or_default();
+    expect_eq(
+        "owners of stdin (/dev/null), stdout, stderr; reopening stdout",
+        got.as_str(),
+        "0\n1000\n1000\nreopened\n",
+    )
 }
 
 pub(super) fn process_cwd(c: &mut Case) -> Check {

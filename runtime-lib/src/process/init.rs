@@ -119,10 +119,6 @@ fn setup(
         // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.
         let _ = sys::join_session_keyring(&format!("_ses.{}", plan.id));
     }
-    if let Some(uid) = plan.process.terminal.then_some(plan.process.user.uid) {
-        // The process must be able to use its terminal once it is not root any more.
-        crate::tty::chown_stdio_pty(uid).map_err(ctx("chown the pty"))?;
-    }
     // Scheduler, I/O priority, personality, memory policy: while we still have the
     // capabilities a real-time policy or IOPRIO_CLASS_RT need.
     plan.attrs.apply().map_err(|e| e.to_string())?;
