@@ -208,6 +208,9 @@ pub struct Case<'a> {
     base_id: String,
     /// Container ids used (cleaned up afterwards).
     pub ids: Vec<String>,
+    /// Variables added to the runtime's environment for every call (what hooks
+    /// that inherit it see).
+    pub env: Vec<(String, String)>,
     seq: usize,
 }
 
@@ -236,6 +239,7 @@ impl<'a> Case<'a> {
             deadline: Instant::now() + timeout,
             base_id,
             ids: Vec::new(),
+            env: Vec::new(),
             seq: 0,
         })
     }
@@ -296,6 +300,7 @@ impl<'a> Case<'a> {
         let err_path = self.dir.join(format!("call{}.err", self.seq));
         let h = |e: std::io::Error| fail(format!("harness: {e}"));
         let mut cmd = self.rt.command(&self.root, args);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.stdout(Stdio::from(File::create(&out_path).map_err(h)?));
         cmd.stderr(Stdio::from(File::create(&err_path).map_err(h)?));
         let what = args.first().copied().unwrap_or("").to_string();

@@ -52,7 +52,7 @@ macro_rules! scenario {
 /// Areas, or parts of covered areas, with no scenarios yet (to be written
 /// against real behaviour; deliberately no placeholder rows).
 pub const NOT_YET_COVERED: &[&str] = &[
-    "createContainer / startContainer hooks",
+    "createContainer / startContainer hooks (order, state)",
     "exec --tty",
     "seccomp notify",
     "cgroup v2 files",
@@ -379,6 +379,20 @@ pub fn all() -> Vec<Scenario> {
             false,
             "a failing createRuntime hook fails create; nothing left",
             hooks_create_fails
+        ),
+        scenario!(
+            "hooks-env",
+            "hooks",
+            false,
+            "hooks without env inherit the runtime's (startContainer: the container's)",
+            hooks_env
+        ),
+        scenario!(
+            "hooks-create-container-rw",
+            "hooks",
+            false,
+            "a createContainer hook writes into a read-only root before it is made read-only",
+            hooks_create_container_rw
         ),
         scenario!(
             "seccomp-errno",

@@ -91,8 +91,6 @@ fn setup(
     if let Some(sock) = console {
         setup_console(plan, &root, sock).map_err(|e| e.to_string())?;
     }
-    plan.rootfs.finish(&root).map_err(|e| e.to_string())?;
-    drop(root);
     if plan.runtime_hooks {
         // prestart and createRuntime run in the runtime's namespaces, by the parent.
         ch.send(&Msg::RunHooks).map_err(ctx("request hooks"))?;
@@ -103,6 +101,10 @@ fn setup(
         }
     }
     run_init_hooks(plan, HookKind::CreateContainer, &hook_state)?;
+    // Only now read-only and masked paths and the read-only root: hooks may write
+    // into the rootfs (runc's order too).
+    plan.rootfs.finish(&root).map_err(|e| e.to_string())?;
+    drop(root);
     plan.rootfs.enter().map_err(|e| e.to_string())?;
     if !plan.sysctl.is_empty() || plan.process.oom_score_adj.is_some() {
         let proc = ProcHandle::new().map_err(ctx("open procfs"))?;
@@ -130,11 +132,15 @@ fn setup(
 /// Hooks the init runs itself (createContainer, startContainer): in the container's namespaces.
 fn run_init_hooks(plan: &InitPlan, kind: HookKind, state: &str) -> Result<(), String> {
     let Some(h) = &plan.hooks else { return Ok(()) };
-    let list = kind.select(h);
+    let mut list = kind.select(h).to_vec();
     if list.is_empty() {
         return Ok(());
     }
-    crate::hooks::run_hooks(kind, list, state.as_bytes()).map_err(|e| e.to_string())
+    if kind == HookKind::StartContainer {
+        // In the container, just before exec: the process's environment (runc's).
+        list = crate::hooks::with_default_env(&list, super::env::prepared(&plan.process.env));
+    }
+    crate::hooks::run_hooks(kind, &list, state.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Tells the parent we are ready, waits for `start` on the exec fifo, and execs.
