@@ -91,7 +91,7 @@ pub(super) fn exec_pidns(c: &mut Case) -> Check {
 /// `exec OPTS ID husk-checker report` parsed.
 fn exec_report(c: &mut Case, id: &str, opts: &[&str]) -> Result<Report, Verdict> {
     if !c.has_checker() {
-        return Err(Verdict::Skip("no static husk-checker was built".into()));
+        return Err(crate::scenario::no_checker());
     }
     let o = c.call_ok(&exec_args(id, opts, &[CHECKER_IN_ROOTFS, "report"]))?;
     Ok(Report::parse(&o.stdout))
