@@ -4,7 +4,8 @@
 //! has no shared libraries. The checker uses std only, so plain `rustc` suffices.
 //!
 //! If the static build fails (no static libc, say), an empty file is embedded
-//! and the scenarios that need the checker are reported as skipped.
+//! and the scenarios that need the checker report it as missing (not a pass);
+//! under CI (`CI=true`) the build fails instead, with rustc's message.
 
 use std::env;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ fn main() {
     // The checker includes it with #[path]: a change must rebuild the static copy.
     println!("cargo:rerun-if-changed=src/mountinfo.rs");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=CI");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let out = out_dir.join("husk-checker-static");
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
@@ -36,23 +38,29 @@ fn main() {
         .arg(&out)
         .arg(src)
         .output();
-    let ok = match result {
-        Ok(o) if o.status.success() => true,
+    let failure = match result {
+        Ok(o) if o.status.success() => None,
         Ok(o) => {
-            let err = String::from_utf8_lossy(&o.stderr);
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
             let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             println!(
                 "cargo:warning=static husk-checker build failed ({}): {first}",
                 o.status
             );
-            false
+            Some(err)
         }
         Err(e) => {
             println!("cargo:warning=cannot run rustc for the static husk-checker: {e}");
-            false
+            Some(e.to_string())
         }
     };
-    if !ok {
+    if let Some(err) = failure {
+        let ci = env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        if ci {
+            // Under CI a scenario that cannot run must not pass: fail here, loudly.
+            eprintln!("{err}");
+            panic!("CI=true: the static husk-checker ({src}) did not build (rustc's output above)");
+        }
         std::fs::write(&out, b"").expect("write placeholder checker");
     }
     println!("cargo:rustc-env=HUSK_CHECKER_STATIC={}", out.display());

@@ -20,7 +20,7 @@ pub mod scenarios;
 pub mod suite;
 
 /// The `husk-checker` probe, statically linked by build.rs (empty if that
-/// build failed).
+/// build failed outside CI).
 pub static CHECKER: &[u8] = include_bytes!(env!("HUSK_CHECKER_STATIC"));
 
 pub use runtime::Runtime;

@@ -23,7 +23,8 @@ enum Cmd {
     /// Run the scenarios against each runtime and print a table.
     ///
     /// Exits 1 when husk (the runtime named "husk", else the first one) fails
-    /// a scenario that runc passes (any failure when there is no runc).
+    /// a scenario that runc passes (any failure when there is no runc), and
+    /// under CI (`CI=true`) when it could not run one for a missing dependency.
     Run {
         /// NAME=PATH of a runtime (repeatable; column order).
         #[arg(long = "runtime", required = true)]
@@ -143,6 +144,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 std::fs::write(&p, res.markdown()).map_err(|e| format!("{}: {e}", p.display()))?;
             }
             let subject = res.column("husk").unwrap_or(0);
+            let missing = res.missing(subject);
+            if husk_conformance::scenario::under_ci() && !missing.is_empty() {
+                // A scenario that could not run is not a pass.
+                eprintln!(
+                    "CI=true: {} could not run: {}",
+                    res.runtimes[subject],
+                    missing.join("; ")
+                );
+                return Ok(ExitCode::from(1));
+            }
             let regressions = res.regressions(subject, res.column("runc"));
             if regressions.is_empty() {
                 Ok(ExitCode::SUCCESS)

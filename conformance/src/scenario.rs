@@ -21,19 +21,37 @@ pub enum Verdict {
     Pass,
     /// The first difference.
     Fail(String),
-    /// Not applicable here, with the reason.
+    /// Not applicable here (this host, this runtime), with the reason.
     Skip(String),
+    /// Could not run: something the scenario needs is missing here (named in the
+    /// message). Not a pass: under CI (`CI=true`) it fails the suite.
+    Missing(String),
 }
 
 impl Verdict {
-    /// `pass`, `FAIL: ...` or `skip: ...`.
+    /// `pass`, `FAIL: ...`, `skip: ...` or `MISSING: ...`.
     pub fn cell(&self) -> String {
         match self {
             Verdict::Pass => "pass".to_string(),
             Verdict::Fail(m) => format!("FAIL: {m}"),
             Verdict::Skip(m) => format!("skip: {m}"),
+            Verdict::Missing(m) => format!("MISSING: {m}"),
         }
     }
+}
+
+/// The verdict of a scenario that needs the static checker when build.rs could not
+/// build it.
+pub fn no_checker() -> Verdict {
+    Verdict::Missing(
+        "no static husk-checker was built (see the warning of conformance/build.rs)".into(),
+    )
+}
+
+/// Whether this runs under CI (`CI=true`, or `1`): there a test whose environment
+/// is missing fails instead of being skipped.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 /// What a check returns: `Err` carries a failure or a skip.
@@ -208,6 +226,9 @@ pub struct Case<'a> {
     base_id: String,
     /// Container ids used (cleaned up afterwards).
     pub ids: Vec<String>,
+    /// Variables added to the runtime's environment for every call (what hooks
+    /// that inherit it see).
+    pub env: Vec<(String, String)>,
     seq: usize,
 }
 
@@ -236,6 +257,7 @@ impl<'a> Case<'a> {
             deadline: Instant::now() + timeout,
             base_id,
             ids: Vec::new(),
+            env: Vec::new(),
             seq: 0,
         })
     }
@@ -296,6 +318,7 @@ impl<'a> Case<'a> {
         let err_path = self.dir.join(format!("call{}.err", self.seq));
         let h = |e: std::io::Error| fail(format!("harness: {e}"));
         let mut cmd = self.rt.command(&self.root, args);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.stdout(Stdio::from(File::create(&out_path).map_err(h)?));
         cmd.stderr(Stdio::from(File::create(&err_path).map_err(h)?));
         let what = args.first().copied().unwrap_or("").to_string();
@@ -399,7 +422,7 @@ impl<'a> Case<'a> {
     }
 
     /// Runs the checker with `args` in a fresh container (bundle `name`,
-    /// edited by `edit`) and returns its report. Skips without the checker.
+    /// edited by `edit`) and returns its report ([`no_checker`] without it).
     pub fn checker(
         &mut self,
         name: &str,
@@ -407,7 +430,7 @@ impl<'a> Case<'a> {
         edit: impl FnOnce(&mut Value, &Path),
     ) -> Result<Report, Verdict> {
         if !self.has_checker() {
-            return Err(Verdict::Skip("no static husk-checker was built".into()));
+            return Err(no_checker());
         }
         let mut full = vec![bundle::CHECKER_IN_ROOTFS];
         full.extend_from_slice(args);

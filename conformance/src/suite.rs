@@ -170,23 +170,39 @@ pub fn run_suite(runtimes: &[Runtime], opts: &Options) -> Result<Results, String
 }
 
 impl Results {
-    /// (passed, failed, skipped) for runtime column `i`.
-    pub fn counts(&self, i: usize) -> (usize, usize, usize) {
-        let mut c = (0, 0, 0);
+    /// (passed, failed, skipped, missing a dependency) for runtime column `i`.
+    pub fn counts(&self, i: usize) -> (usize, usize, usize, usize) {
+        let mut c = (0, 0, 0, 0);
         for r in &self.rows {
             match r.cells[i].verdict {
                 Verdict::Pass => c.0 += 1,
                 Verdict::Fail(_) => c.1 += 1,
                 Verdict::Skip(_) => c.2 += 1,
+                Verdict::Missing(_) => c.3 += 1,
             }
         }
         c
     }
 
-    /// `NAME: N passed, M failed, S skipped`.
+    /// `NAME: N passed, M failed, S skipped[, K could not run (missing dependency)]`.
     pub fn summary_line(&self, i: usize) -> String {
-        let (p, f, s) = self.counts(i);
-        format!("{}: {p} passed, {f} failed, {s} skipped", self.runtimes[i])
+        let (p, f, s, m) = self.counts(i);
+        let mut line = format!("{}: {p} passed, {f} failed, {s} skipped", self.runtimes[i]);
+        if m > 0 {
+            let _ = write!(line, ", {m} could not run (missing dependency)");
+        }
+        line
+    }
+
+    /// Scenarios runtime column `i` could not run for a missing dependency, with why.
+    pub fn missing(&self, i: usize) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter_map(|r| match &r.cells[i].verdict {
+                Verdict::Missing(m) => Some(format!("{}: {m}", r.scenario.name)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Column index of a runtime.
@@ -228,7 +244,7 @@ impl Results {
         for r in &self.rows {
             for (i, c) in r.cells.iter().enumerate() {
                 let rt = &self.runtimes[i];
-                if let Verdict::Fail(m) = &c.verdict {
+                if let Verdict::Fail(m) | Verdict::Missing(m) = &c.verdict {
                     let _ = writeln!(s, "- {} / {rt}: {m}", r.scenario.name);
                 }
                 for n in &c.notes {
@@ -293,4 +309,40 @@ pub fn render_table(grid: &[Vec<String>]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_dependencies_are_counted_apart_and_listed() {
+        let all = crate::scenarios::all();
+        let row = |i: usize, v: Verdict| Row {
+            scenario: all[i],
+            cells: vec![Cell {
+                verdict: v,
+                notes: Vec::new(),
+                elapsed: Duration::ZERO,
+            }],
+        };
+        let res = Results {
+            runtimes: vec!["husk".into()],
+            versions: vec![String::new()],
+            rows: vec![
+                row(0, Verdict::Pass),
+                row(1, Verdict::Skip("not here".into())),
+                row(2, crate::scenario::no_checker()),
+            ],
+        };
+        assert_eq!(res.counts(0), (1, 0, 1, 1));
+        assert!(res
+            .summary_line(0)
+            .ends_with(", 1 could not run (missing dependency)"));
+        let missing = res.missing(0);
+        assert_eq!(missing.len(), 1);
+        assert!(missing[0].starts_with(all[2].name) && missing[0].contains("husk-checker"));
+        assert!(res.regressions(0, None).is_empty());
+        assert!(res.details().contains("husk-checker"));
+    }
 }

@@ -1,6 +1,8 @@
 //! Runs the whole scenario suite against husk alone (no runc/crun), as part of
-//! `cargo test`. Needs root and busybox-static; prints a note and passes
-//! without root.
+//! `cargo test`. Needs root and busybox-static; without root it prints a note
+//! and passes, except under CI (`CI=true`), where it fails. A scenario that
+//! could not run for a missing dependency (the static checker) fails under CI
+//! too; skips (not applicable here) are listed with their reason.
 //!
 //! The husk binary is `$HUSK_BIN` (a relative path is taken from the
 //! workspace root), or else `target/<profile>/husk` of this workspace (same
@@ -11,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use husk_conformance::scenario::Verdict;
+use husk_conformance::scenario::{under_ci, Verdict};
 use husk_conformance::{suite, Runtime};
 
 /// Scenarios husk is known to fail, as (name, reason). The test fails on any
@@ -73,6 +75,7 @@ fn husk_bin() -> Result<PathBuf, String> {
 fn husk_passes_the_scenarios() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
+        assert!(!under_ci(), "CI=true: the conformance scenarios need root");
         eprintln!("skipped: the conformance scenarios need root");
         return;
     }
@@ -102,6 +105,14 @@ fn husk_passes_the_scenarios() {
                 eprintln!("known failure {}: {m} ({why})", row.scenario.name);
             }
             (Verdict::Fail(m), _) => unexpected.push(format!("{}: {m}", row.scenario.name)),
+            (Verdict::Missing(m), _) if under_ci() => unexpected.push(format!(
+                "{} could not run (CI=true): {m}",
+                row.scenario.name
+            )),
+            (Verdict::Missing(m), _) => {
+                eprintln!("{} could not run: {m}", row.scenario.name)
+            }
+            (Verdict::Skip(m), _) => eprintln!("{} skipped: {m}", row.scenario.name),
             (Verdict::Pass, Some(_)) => {
                 eprintln!(
                     "{} passes now: remove it from KNOWN_FAILURES in {}",

@@ -2,7 +2,7 @@
 # test-systemd.sh [HUSK]: run the systemd cgroup driver test set
 # (systemd-tests.sh) in a throwaway cgroup-v2 guest with systemd as PID 1, and
 # return its status. Builds nothing. Skips (exit 0, saying why) where the guest
-# cannot run, like test-v2.sh; SD_REQUIRE=1 turns skips into failures.
+# cannot run, like test-v2.sh; SD_REQUIRE=1 (or CI=true) turns skips into failures.
 # SD_RUNTIMES picks the runtimes compared (default: husk only, to keep
 # `make test` short; "husk runc crun" for the side-by-side table).
 set -u

@@ -7,7 +7,7 @@
 # Skips (exit 0, with a message saying why) where the guest cannot run: not
 # root, no qemu-system-x86_64, or the VM harness itself fails to boot (exit
 # 125 of run-in-vm.sh, e.g. no kernel package to download offline). Set
-# V2_REQUIRE=1 to turn those skips into failures.
+# V2_REQUIRE=1 (or CI=true) to turn those skips into failures.
 # Knobs: V2_RUNTIMES (e.g. "husk"), V2_WAIT, VM_TIMEOUT (default 900 s
 # here) and the others of run-in-vm.sh.
 set -u

@@ -367,3 +367,22 @@ fn processes_start_with_default_signals() {
     let out = b.husk(&["exec", &id, "cat", "/proc/self/status"]).ok();
     check(&out.stdout);
 }
+
+#[test]
+fn exec_stdio_pipes_belong_to_a_non_root_user() {
+    // As runc does, the pipes the process gets are chowned to its uid, so it can
+    // reopen them through /proc/self/fd; /dev/null (stdin here) is never chowned.
+    let mut b = Bundle::new("exec-stdio");
+    let (id, _) = b.run_detached(&["sleep", "1000"]);
+    let script = "stat -L -c %u /proc/self/fd/0 /proc/self/fd/1; echo reopened >> /proc/self/fd/1";
+    let out = std::process::Command::new(HUSK)
+        .arg("--root")
+        .arg(&b.root)
+        .args(["exec", "--user", "1000:1000", &id, "sh", "-c", script])
+        .env(MARK, &b.name)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout, "0\n1000\nreopened\n", "{stderr}");
+}

@@ -123,6 +123,22 @@ fn user_namespace_with_non_root_user() {
 }
 
 #[test]
+fn loopback_is_up_in_a_new_network_namespace() {
+    // As runc does; also when the network namespace belongs to a user namespace.
+    // Without lo up, 127.0.0.1 is unreachable.
+    let script = "cat /sys/class/net/lo/flags; ip route get 127.0.0.1 | head -n 1";
+    for mut b in [Bundle::new("loopback"), userns_bundle("loopback-userns")] {
+        let out = b.sh(script);
+        let mut lines = out.lines();
+        let flags = lines.next().unwrap_or_default();
+        let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).unwrap();
+        assert_eq!(flags & 1, 1, "lo is down: {out}");
+        let route = lines.next().unwrap_or_default();
+        assert!(route.starts_with("local 127.0.0.1 dev lo"), "{out}");
+    }
+}
+
+#[test]
 fn join_namespaces_by_path() {
     let mut a = Bundle::new("joina");
     a.config["hostname"] = json!("joined-host");

@@ -435,3 +435,25 @@ fn listen_fds_env_is_set() {
     let out = run_socket_activated(&b, &payload).ok();
     assert_eq!(out.stdout, "1 1\n");
 }
+
+#[test]
+fn listen_pid_is_the_pid_the_process_sees() {
+    // Without a pid namespace the process is not pid 1: LISTEN_PID must name it, or
+    // sd_listen_fds() ignores the fds. husk's LISTEN_FDS/LISTEN_PID replace stale
+    // values in process.env (one entry each, so getenv sees husk's).
+    let mut b = Bundle::new("listenpid");
+    b.remove_namespace("pid");
+    b.config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .extend([json!("LISTEN_FDS=7"), json!("LISTEN_PID=99")]);
+    let payload = b.dir.join("socket-standin");
+    fs::write(&payload, "activated\n").unwrap();
+    b.set_script("echo $$; tr '\\0' '\\n' < /proc/$$/environ | grep ^LISTEN_ | sort");
+    let out = run_socket_activated(&b, &payload).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{out:?}");
+    assert_ne!(lines[0], "1");
+    assert_eq!(lines[1], "LISTEN_FDS=1");
+    assert_eq!(lines[2], format!("LISTEN_PID={}", lines[0]));
+}

@@ -2,7 +2,8 @@
 //! would: `ctr run --runtime /path/to/containerd-shim-husk-v2` (and by name,
 //! `io.containerd.husk.v2`, from containerd's PATH), and containerd's own runc
 //! shim pointed at the husk CLI (`--runc-binary`). Each test has a private
-//! containerd (see `common`); they skip when containerd cannot run here.
+//! containerd (see `common`); they skip when containerd cannot run here (fail
+//! under CI).
 //! Detached tasks, events and the direct RPCs are in `containerd_tasks.rs`.
 
 mod common;
@@ -97,7 +98,7 @@ fn large_output_is_not_truncated() {
     let mut runtimes = vec![("big1", husk())];
     match &cli {
         Some(c) => runtimes.push(("big2", vec!["--runc-binary", c.as_str()])),
-        None => eprintln!("SKIP part: no husk CLI for the runc shim"),
+        None => common::skip_part("no husk CLI for the runc shim"),
     }
     for (id, rt) in runtimes {
         let r = env.run_rm(&rt, id, &["seq", "1", "20000"]);
@@ -243,7 +244,7 @@ fn terminal_and_resize() {
         return;
     };
     if !std::path::Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIP: script(1) is needed to give ctr a terminal");
+        common::skip_part("script(1) is needed to give ctr a terminal");
         return;
     }
     let cmd = format!(
@@ -297,7 +298,7 @@ fn runc_v2_shim_with_husk_cli() {
         return;
     };
     let Some(cli) = common::husk_cli() else {
-        eprintln!("SKIP: no husk CLI binary");
+        common::skip_part("no husk CLI binary");
         return;
     };
     let cli = cli.to_string_lossy().to_string();

@@ -2,7 +2,7 @@
 //! `ctr task` (exec, ps, pause/resume, metrics, update, kill), the order of the
 //! events containerd receives, and the task RPCs ctr does not reach, called on
 //! the shim's socket. Each test has a private containerd (see `common`); they
-//! skip when containerd cannot run here.
+//! skip when containerd cannot run here (fail under CI).
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! `exec` scenarios: a new process in a running container passes its output
 //! and exit status through, joins the container's namespaces (its pid 1 is
-//! the container's init), takes --env, --cwd and --user, and a stopped
-//! container refuses it.
+//! the container's init), takes --env (replacing the config's value), --cwd and
+//! --user, and a stopped container refuses it.
 
 use super::{SLEEP, WAIT};
 use crate::bundle::CHECKER_IN_ROOTFS;
@@ -10,7 +10,15 @@ use crate::scenario::{code_str, expect, expect_eq, Case, Check, Report, Verdict}
 /// Creates and starts a container running `sleep 1000`; returns its id and
 /// the init's host pid.
 fn running(c: &mut Case) -> Result<(String, i32), Verdict> {
-    let b = c.bundle("b", &SLEEP, |_, _| {})?;
+    running_with(c, |_| {})
+}
+
+/// [`running`] with the config edited by `edit`.
+fn running_with(
+    c: &mut Case,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Result<(String, i32), Verdict> {
+    let b = c.bundle("b", &SLEEP, |cfg, _| edit(cfg))?;
     let id = c.id("");
     c.create(&b, &id)?;
     let pid = c.state(&id)?["pid"].as_i64().unwrap_or(0) as i32;
@@ -83,7 +91,7 @@ pub(super) fn exec_pidns(c: &mut Case) -> Check {
 /// `exec OPTS ID husk-checker report` parsed.
 fn exec_report(c: &mut Case, id: &str, opts: &[&str]) -> Result<Report, Verdict> {
     if !c.has_checker() {
-        return Err(Verdict::Skip("no static husk-checker was built".into()));
+        return Err(crate::scenario::no_checker());
     }
     let o = c.call_ok(&exec_args(id, opts, &[CHECKER_IN_ROOTFS, "report"]))?;
     Ok(Report::parse(&o.stdout))
@@ -116,4 +124,36 @@ pub(super) fn exec_stopped(c: &mut Case) -> Check {
     expect(!o.stdout.contains("ran"), || {
         "exec ran in a stopped container".into()
     })
+}
+
+/// The entries of a NUL-separated environment (`/proc/self/environ`) that set `key`.
+pub(super) fn entries<'a>(environ: &'a str, key: &str) -> Vec<&'a str> {
+    environ
+        .split('\0')
+        .filter(|e| e.split_once('=').is_some_and(|(k, _)| k == key))
+        .collect()
+}
+
+/// `exec --env K=V` replaces a K of `process.env` (runc keeps the last value of
+/// each variable): the process has one entry, so `getenv` sees the new value
+/// (with two, it would see the config's).
+pub(super) fn exec_env_override(c: &mut Case) -> Check {
+    let (id, _) = running_with(c, |cfg| {
+        crate::bundle::push(cfg, &["process", "env"], serde_json::json!("MY_VAR=config"));
+    })?;
+    let o = c.call_ok(&exec_args(
+        &id,
+        &["--env", "MY_VAR=exec", "--env", "PATH=/bin"],
+        &["cat", "/proc/self/environ"],
+    ))?;
+    expect_eq(
+        "MY_VAR entries",
+        entries(&o.stdout, "MY_VAR").join(" ").as_str(),
+        "MY_VAR=exec",
+    )?;
+    expect_eq(
+        "PATH entries",
+        entries(&o.stdout, "PATH").join(" ").as_str(),
+        "PATH=/bin",
+    )
 }

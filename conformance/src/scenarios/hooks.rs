@@ -1,7 +1,9 @@
 //! Hook scenarios: prestart, createRuntime, poststart and poststop run on the
 //! host in order, each with the container state (on stdin) in the status of
 //! its phase (prestart and createRuntime: `created`, poststart: `running`,
-//! poststop: `stopped`); a failing createRuntime hook fails `create`.
+//! poststop: `stopped`); a failing createRuntime hook fails `create`. A hook
+//! without `env` inherits the runtime's environment (startContainer: the
+//! container process's); createContainer hooks can write into a read-only root.
 
 use std::path::Path;
 
@@ -79,4 +81,71 @@ pub(super) fn hooks_create_fails(c: &mut Case) -> Check {
     c.call_fails(&["state", &id])
         .map_err(|_| fail("the container is left after the failed create"))?;
     Ok(())
+}
+
+/// A hook running `sh -c script NAME` with no `env` of its own.
+fn bare_hook(sh: &str, name: &str, script: &str) -> Value {
+    json!({ "path": sh, "args": ["sh", "-c", script, name], "timeout": 10 })
+}
+
+/// A hook without `env` inherits the runtime's environment (runc's hooks are Go
+/// commands with a nil Env); one with `env` gets exactly that; a startContainer
+/// hook, run in the container, gets the container process's environment.
+pub(super) fn hooks_env(c: &mut Case) -> Check {
+    let log = c.dir.join("hooks.log");
+    let probe = "echo \"$0 ${HUSK_HOOK_PROBE-unset} ${IN_CONTAINER-unset} ${ONLY-unset}\" >> ";
+    let on_host = |name: &str| bare_hook("/bin/sh", name, &format!("{probe}'{}'", log.display()));
+    c.env
+        .push(("HUSK_HOOK_PROBE".to_string(), "runtime".to_string()));
+    let b = c.bundle("b", &SLEEP, |cfg, _| {
+        cfg["root"]["readonly"] = json!(false);
+        crate::bundle::push(cfg, &["process", "env"], json!("IN_CONTAINER=container"));
+        let mut explicit = on_host("explicit");
+        explicit["env"] = json!(["ONLY=this"]);
+        cfg["hooks"] = json!({
+            "prestart": [on_host("prestart"), explicit],
+            "createRuntime": [on_host("createRuntime")],
+            "startContainer": [bare_hook("/bin/sh", "startContainer", &format!("{probe}/hooks.log"))],
+            "poststart": [on_host("poststart")],
+            "poststop": [on_host("poststop")],
+        });
+    })?;
+    let id = c.id("");
+    c.create(&b, &id)?;
+    c.call_ok(&["start", &id])?;
+    c.call_ok(&["kill", &id, "KILL"])?;
+    c.wait_status(&id, "stopped", WAIT)?;
+    c.call_ok(&["delete", &id])?;
+    expect_eq(
+        "hooks on the host",
+        read_log(&log).as_str(),
+        "prestart runtime unset unset\nexplicit unset unset this\n\
+         createRuntime runtime unset unset\npoststart runtime unset unset\n\
+         poststop runtime unset unset\n",
+    )?;
+    expect_eq(
+        "startContainer hook",
+        read_log(&b.join("rootfs/hooks.log")).as_str(),
+        "startContainer unset container unset\n",
+    )
+}
+
+/// createContainer hooks run before the root is made read-only (runc: in
+/// prepareRootfs, before finalizeRootfs), so a hook can inject a file.
+pub(super) fn hooks_create_container_rw(c: &mut Case) -> Check {
+    let b = c.dir.join("b");
+    let target = b.join("rootfs/injected");
+    let script = "cat /injected; touch /x 2>/dev/null && echo writable || echo read-only";
+    let b = c.bundle("b", &["sh", "-c", script], |cfg, _| {
+        cfg["root"]["readonly"] = json!(true);
+        cfg["hooks"] = json!({
+            "createContainer": [bare_hook("/bin/sh", "createContainer", &format!("echo injected > '{}'", target.display()))],
+        });
+    })?;
+    let id = c.id("");
+    let o = c.run(&b, &id)?;
+    if o.code != Some(0) {
+        return Err(fail(format!("`run` failed: {}", o.err_line())));
+    }
+    expect_eq("output", o.stdout.as_str(), "injected\nread-only\n")
 }

@@ -52,7 +52,7 @@ macro_rules! scenario {
 /// Areas, or parts of covered areas, with no scenarios yet (to be written
 /// against real behaviour; deliberately no placeholder rows).
 pub const NOT_YET_COVERED: &[&str] = &[
-    "createContainer / startContainer hooks",
+    "createContainer / startContainer hooks (order, state)",
     "exec --tty",
     "seccomp notify",
     "cgroup v2 files",
@@ -161,6 +161,13 @@ pub fn all() -> Vec<Scenario> {
             ns_hostname
         ),
         scenario!(
+            "ns-net-loopback",
+            "namespaces",
+            false,
+            "lo is up in a new network namespace, untouched in a joined one",
+            ns_net_loopback
+        ),
+        scenario!(
             "ns-join-path",
             "namespaces",
             true,
@@ -244,6 +251,27 @@ pub fn all() -> Vec<Scenario> {
             "HOME from /etc/passwd when env has none",
             process_env_home
         ),
+        scenario!(
+            "process-env-dedup",
+            "process",
+            false,
+            "a variable listed twice in process.env is set once, to the last value",
+            process_env_dedup
+        ),
+        scenario!(
+            "process-env-home-link",
+            "process",
+            true,
+            "HOME from /etc/passwd that is a symlink, resolved in the rootfs",
+            process_env_home_symlink
+        ),
+        scenario!(
+            "process-stdio-owner",
+            "process",
+            false,
+            "stdio chowned to a non-root user (not /dev/null); it can reopen them",
+            process_stdio_owner
+        ),
         scenario!("process-cwd", "process", true, "cwd", process_cwd),
         scenario!(
             "caps-default",
@@ -311,6 +339,13 @@ pub fn all() -> Vec<Scenario> {
             exec_options
         ),
         scenario!(
+            "exec-env-override",
+            "exec",
+            false,
+            "exec --env replaces a variable of process.env",
+            exec_env_override
+        ),
+        scenario!(
             "exec-stopped",
             "exec",
             false,
@@ -344,6 +379,20 @@ pub fn all() -> Vec<Scenario> {
             false,
             "a failing createRuntime hook fails create; nothing left",
             hooks_create_fails
+        ),
+        scenario!(
+            "hooks-env",
+            "hooks",
+            false,
+            "hooks without env inherit the runtime's (startContainer: the container's)",
+            hooks_env
+        ),
+        scenario!(
+            "hooks-create-container-rw",
+            "hooks",
+            false,
+            "a createContainer hook writes into a read-only root before it is made read-only",
+            hooks_create_container_rw
         ),
         scenario!(
             "seccomp-errno",

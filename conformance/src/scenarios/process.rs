@@ -1,9 +1,9 @@
 //! Process scenarios: user, env, cwd, capabilities, noNewPrivileges,
-//! rlimits, oomScoreAdj, umask, sysctl.
+//! rlimits, oomScoreAdj, umask, sysctl, the owner of stdio.
 
 use serde_json::{json, Value};
 
-use crate::scenario::{Case, Check};
+use crate::scenario::{expect_eq, fail, Case, Check};
 
 pub(super) fn process_user(c: &mut Case) -> Check {
     let r = c.checker("b", &["report"], |cfg, _| {
@@ -42,6 +42,65 @@ pub(super) fn process_env_home(c: &mut Case) -> Check {
         cfg["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
     })?;
     r.expect("env.HOME", "/home/husk")
+}
+
+/// A variable listed twice in `process.env` is set once, to its last value
+/// (runc: the last wins; crun: putenv replaces), so `getenv` sees that value.
+pub(super) fn process_env_dedup(c: &mut Case) -> Check {
+    let b = c.bundle("b", &["cat", "/proc/self/environ"], |cfg, _| {
+        crate::bundle::push(cfg, &["process", "env"], json!("DUP=first"));
+        crate::bundle::push(cfg, &["process", "env"], json!("DUP=last"));
+    })?;
+    let id = c.id("");
+    let o = c.run(&b, &id)?;
+    if o.code != Some(0) {
+        return Err(fail(format!("`run` failed: {}", o.err_line())));
+    }
+    expect_eq(
+        "DUP entries",
+        super::exec::entries(&o.stdout, "DUP").join(" ").as_str(),
+        "DUP=last",
+    )
+}
+
+/// HOME comes from the image's /etc/passwd even when that is a symlink: it is
+/// resolved inside the container's root (an absolute target names the image's
+/// file, not the host's).
+pub(super) fn process_env_home_symlink(c: &mut Case) -> Check {
+    let r = c.checker("b", &["report"], |cfg, rootfs| {
+        let etc = rootfs.join("etc");
+        let moved = std::fs::rename(etc.join("passwd"), etc.join("passwd.image"))
+            .and_then(|()| std::os::unix::fs::symlink("/etc/passwd.image", etc.join("passwd")));
+        if let Err(e) = moved {
+            // The run then fails with this in its message.
+            cfg["process"]["args"] = json!(["harness: symlink /etc/passwd", e.to_string()]);
+        }
+        cfg["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+    })?;
+    r.expect("env.HOME", "/home/husk")
+}
+
+/// The stdio a non-root process gets is chowned to its uid (so it can reopen
+/// /proc/self/fd/N), except /dev/null, which stays root's (runc's
+/// fixStdioPermissions). `create` passes the harness's stdio on as it is (a
+/// foreground `runc run` would put pipes in between): /dev/null as stdin,
+/// files as stdout and stderr.
+pub(super) fn process_stdio_owner(c: &mut Case) -> Check {
+    let script = "stat -L -c %u /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2; \
+                  echo reopened >> /proc/self/fd/1";
+    let b = c.bundle("b", &["sh", "-c", script], |cfg, _| {
+        cfg["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+    })?;
+    let id = c.id("");
+    let out = c.create(&b, &id)?.stdout_path;
+    c.call_ok(&["start", &id])?;
+    c.wait_status(&id, "stopped", super::WAIT)?;
+    let got = std::fs::read_to_string(&out).unwrap_or_default();
+    expect_eq(
+        "owners of stdin (/dev/null), stdout, stderr; reopening stdout",
+        got.as_str(),
+        "0\n1000\n1000\nreopened\n",
+    )
 }
 
 pub(super) fn process_cwd(c: &mut Case) -> Check {

@@ -1,14 +1,6 @@
 //! systemd socket activation for `create`/`run` and `exec`: the listening fds
-//! handed to husk are passed on to the container's process, as runc does.
-
-/// With socket activation the container's process finds its fds through these, as
-/// runc sets them (the fds follow stdio, and the process is pid 1 of its namespace).
-pub fn listen_env() -> Vec<String> {
-    match listen_fds() {
-        0 => Vec::new(),
-        n => vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".into()],
-    }
-}
+//! handed to husk are passed on to the container's process, as runc does (the
+//! library sets LISTEN_FDS and LISTEN_PID for the container's init).
 
 /// How many fds after stdio systemd passed to this process (LISTEN_FDS, when
 /// LISTEN_PID names us); 0 without socket activation.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::activation::{listen_env, listen_fds};
+use super::activation::listen_fds;
 use crate::Ctx;
 
 /// Flags shared by `create` and `run`.
@@ -33,8 +33,8 @@ impl CreateFlags {
     pub fn builder(&self, id: &str, ctx: &Ctx) -> husk::ContainerBuilder {
         let mut b = husk::ContainerBuilder::new(id, &self.bundle)
             .root(&ctx.root)
-            .preserve_fds(self.preserve_fds + listen_fds())
-            .env(listen_env())
+            .preserve_fds(self.preserve_fds)
+            .listen_fds(listen_fds())
             .no_pivot(self.no_pivot)
             .no_new_keyring(self.no_new_keyring)
             .systemd_cgroup(ctx.systemd_cgroup);

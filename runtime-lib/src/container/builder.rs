@@ -29,6 +29,7 @@ pub struct ContainerBuilder {
     console_socket: Option<ConsoleSocket>,
     opts: process::PlanOptions,
     extra_env: Vec<String>,
+    listen_fds: u32,
     systemd_cgroup: bool,
 }
 
@@ -43,6 +44,7 @@ impl ContainerBuilder {
             console_socket: None,
             opts: Default::default(),
             extra_env: Vec::new(),
+            listen_fds: 0,
             systemd_cgroup: false,
         }
     }
@@ -75,13 +77,24 @@ impl ContainerBuilder {
         self
     }
 
-    /// Variables appended to `process.env` (e.g. `LISTEN_FDS` for socket activation).
+    /// Variables added to `process.env`, each replacing the variable of the same
+    /// name (as `exec --env` does).
     pub fn env(mut self, vars: Vec<String>) -> Self {
         self.extra_env = vars;
         self
     }
 
-    /// Pass fds 3..3+n of the caller to the container process.
+    /// Socket activation: the caller's fds 3..3+n (its listening sockets) are passed
+    /// to the container process, before the [`ContainerBuilder::preserve_fds`] ones,
+    /// with `LISTEN_FDS=n` and `LISTEN_PID` set to the process's pid as it sees it
+    /// (1 in its own pid namespace, as runc and crun set).
+    pub fn listen_fds(mut self, n: u32) -> Self {
+        self.listen_fds = n;
+        self
+    }
+
+    /// Pass fds 3..3+n of the caller (after the [`ContainerBuilder::listen_fds`]
+    /// ones) to the container process.
     pub fn preserve_fds(mut self, n: u32) -> Self {
         self.opts.preserve_fds = n;
         self
@@ -119,8 +132,15 @@ impl ContainerBuilder {
             })?;
         let spec = spec::load(&bundle)?;
         spec::validate(&spec, &bundle)?;
-        let mut plan = InitPlan::from_spec(&self.id, &spec, &bundle, &self.opts)?;
-        plan.process.env.extend(self.extra_env.iter().cloned());
+        let mut opts = self.opts.clone();
+        opts.preserve_fds += self.listen_fds;
+        let mut plan = InitPlan::from_spec(&self.id, &spec, &bundle, &opts)?;
+        plan.process.add_env(&self.extra_env);
+        if self.listen_fds > 0 {
+            plan.process
+                .add_env(&[format!("LISTEN_FDS={}", self.listen_fds)]);
+            plan.process.listen_pid = true;
+        }
         phase.done("load and plan config.json");
         // Connect before anything is made: a bad socket leaves nothing behind.
         let console = match (&self.console_socket, plan.process.terminal) {

@@ -15,8 +15,9 @@ pub(super) struct HookCommand {
     pub path: PathBuf,
     /// `argv`, starting with `argv[0]` (the path when `args` is absent).
     pub argv: Vec<String>,
-    /// The complete environment, in order.
-    pub env: Vec<(String, String)>,
+    /// The complete environment, in order; `None` (no `env` in the hook) inherits
+    /// the environment of the process running the hook, as runc's hooks do.
+    pub env: Option<Vec<(String, String)>>,
     /// `timeout` in seconds, if any.
     pub timeout_secs: Option<i64>,
 }
@@ -53,7 +54,8 @@ impl HookCommand {
         }
 
         let mut env = Vec::new();
-        for (i, entry) in hook.env().as_deref().unwrap_or_default().iter().enumerate() {
+        let given = hook.env().as_deref();
+        for (i, entry) in given.unwrap_or_default().iter().enumerate() {
             let Some((key, value)) = entry.split_once('=') else {
                 return Err(invalid(
                     format!("env[{i}]"),
@@ -79,7 +81,7 @@ impl HookCommand {
         Ok(Self {
             path: path.clone(),
             argv,
-            env,
+            env: given.map(|_| env),
             timeout_secs,
         })
     }
@@ -92,7 +94,7 @@ impl HookCommand {
     }
 
     /// The `std::process::Command` that runs the hook with piped stdio and
-    /// exactly the hook's environment.
+    /// exactly the hook's environment (the caller's when the hook has none).
     pub fn command(&self) -> Command {
         use std::os::unix::process::CommandExt;
 
@@ -100,9 +102,10 @@ impl HookCommand {
         if let Some((argv0, rest)) = self.argv.split_first() {
             cmd.arg0(argv0).args(rest);
         }
-        cmd.env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
+        if let Some(env) = &self.env {
+            cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+        }
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd

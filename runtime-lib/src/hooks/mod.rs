@@ -19,4 +19,4 @@ mod tests;
 
 pub use error::{HookError, HookRef};
 pub use kind::HookKind;
-pub use run::{run_hook, run_hooks};
+pub use run::{run_hook, run_hooks, with_default_env};

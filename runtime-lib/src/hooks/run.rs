@@ -8,7 +8,8 @@ use super::kind::HookKind;
 use super::supervise::{supervise, Outcome};
 
 /// Runs one hook: `path` with `args` (`args[0]` is `argv[0]`) and exactly
-/// `env`, the container state `state_json` on its stdin, and `timeout`
+/// `env` (without `env`, the caller's environment, as runc's hooks inherit
+/// runc's), the container state `state_json` on its stdin, and `timeout`
 /// seconds to finish (then SIGKILL and an error).
 ///
 /// Works from a single-threaded forked process (no threads are started).
@@ -80,4 +81,20 @@ pub fn run_hooks(kind: HookKind, hooks: &[Hook], state_json: &[u8]) -> Result<()
         run_hook(hook, state_json).map_err(|e| e.at(kind, index))?;
     }
     Ok(())
+}
+
+/// `hooks` where those without an environment of their own (no or an empty `env`)
+/// get `env`: what runc does for startContainer hooks, which see the container
+/// process's environment.
+pub fn with_default_env(hooks: &[Hook], env: &[String]) -> Vec<Hook> {
+    hooks
+        .iter()
+        .map(|h| {
+            let mut h = h.clone();
+            if h.env().as_ref().is_none_or(Vec::is_empty) {
+                h.set_env(Some(env.to_vec()));
+            }
+            h
+        })
+        .collect()
 }

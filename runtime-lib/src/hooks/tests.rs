@@ -31,19 +31,25 @@ fn prepare_resolves_argv_env_and_timeout() {
     .unwrap();
     assert_eq!(c.argv, ["h0", "a", "b c"]);
     assert_eq!(
-        c.env,
-        [
-            ("A".into(), "1".into()),
-            ("B".into(), "x=y".into()),
-            ("EMPTY".into(), String::new())
-        ]
+        c.env.as_deref(),
+        Some(
+            &[
+                ("A".into(), "1".into()),
+                ("B".into(), "x=y".into()),
+                ("EMPTY".into(), String::new())
+            ][..]
+        )
     );
     assert_eq!(c.timeout(), Some(Duration::from_secs(5)));
 
     // Without args, argv[0] is the path; without timeout, no deadline.
     let c = HookCommand::prepare(&hook(json!({"path": "/usr/bin/h"}))).unwrap();
     assert_eq!(c.argv, ["/usr/bin/h"]);
-    assert!(c.env.is_empty());
+    // Without env, the caller's environment; an empty env is empty (runc: a Go
+    // command with a nil or an empty Env).
+    assert_eq!(c.env, None);
+    let c = HookCommand::prepare(&hook(json!({"path": "/usr/bin/h", "env": []}))).unwrap();
+    assert_eq!(c.env, Some(vec![]));
     assert_eq!(c.timeout(), None);
 }
 
@@ -149,4 +155,42 @@ fn capture_truncates() {
         &text[text.len() - 20..]
     );
     assert_eq!(text.len(), CAPTURE_LIMIT + "... (truncated)".len());
+}
+
+#[test]
+fn a_hook_without_env_inherits_the_callers() {
+    // A real /bin/sh: PATH and HOME of the test process reach it; with an env of its
+    // own it sees only that.
+    let path = std::env::var("PATH").unwrap_or_default();
+    let out = std::env::temp_dir().join(format!("husk-hook-env-{}", std::process::id()));
+    let script = format!(
+        "echo \"${{PATH-unset}} ${{ONLY-unset}}\" > {}",
+        out.display()
+    );
+    let run = |env: Option<Vec<&str>>| {
+        let mut h = json!({"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 10});
+        if let Some(e) = env {
+            h["env"] = json!(e);
+        }
+        super::run_hook(&hook(h), b"{}").unwrap();
+        let got = std::fs::read_to_string(&out).unwrap();
+        let _ = std::fs::remove_file(&out);
+        got
+    };
+    assert_eq!(run(None), format!("{path} unset\n"));
+    assert_eq!(run(Some(vec!["ONLY=x", "PATH=/nowhere"])), "/nowhere x\n");
+}
+
+#[test]
+fn default_env_fills_hooks_without_one() {
+    let hooks: Vec<Hook> = serde_json::from_value(json!([
+        {"path": "/a"}, {"path": "/b", "env": []}, {"path": "/c", "env": ["OWN=1"]}
+    ]))
+    .unwrap();
+    let env = vec!["PATH=/bin".to_string(), "HOME=/root".to_string()];
+    let got: Vec<_> = super::with_default_env(&hooks, &env)
+        .iter()
+        .map(|h| h.env().clone().unwrap_or_default())
+        .collect();
+    assert_eq!(got, [env.clone(), env, vec!["OWN=1".to_string()]]);
 }

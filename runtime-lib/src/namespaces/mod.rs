@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
+mod loopback;
 pub mod netdev;
 mod netlink;
 mod userns;
 
+pub use loopback::loopback_up;
 pub use userns::userns_with_maps;
 
 use nix::sched::CloneFlags;
@@ -42,6 +44,9 @@ pub enum NamespaceError {
         /// The OS error.
         source: nix::Error,
     },
+    /// Setting up `lo` in a new network namespace failed.
+    #[error("set up the loopback device (lo) of the new network namespace: {0}")]
+    Loopback(std::io::Error),
     /// Writing an id map or time offsets failed.
     #[error("write {file} of pid {pid}: {source}")]
     Write {

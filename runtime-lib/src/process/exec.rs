@@ -326,7 +326,6 @@ fn setup_process(
         pty.send_master(sock.as_fd()).map_err(|e| e.to_string())?;
         drop(sock);
         pty.into_stdio().map_err(|e| e.to_string())?;
-        crate::tty::chown_stdio_pty(plan.process.user.uid).map_err(ctx("chown the pty"))?;
     }
     // The runtime may exit once we exec (a detached exec): from now on outlive it.
     sys::set_pdeathsig(0).map_err(ctx("prctl(PR_SET_PDEATHSIG)"))?;

@@ -45,11 +45,8 @@ pub(super) fn drop_privileges(
     }
     let arg0 = p.args.first().ok_or("process.args must not be empty")?;
     let exe = find_executable(arg0, &p.env)?;
-    if !p.env.iter().any(|e| e.starts_with("HOME=")) {
-        // runc sets HOME from the container's /etc/passwd (else "/") when the env has none.
-        let home = passwd_home(p.user.uid).unwrap_or_else(|| "/".into());
-        let _ = HOME.set(home);
-    }
+    // HOME from the image's /etc/passwd, LISTEN_PID: decided while we are still root.
+    super::env::prepare(&p.env, p.user.uid, p.listen_pid);
     if !p.no_new_privs {
         // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: load it while we have it.
         load_seccomp(p.seccomp.as_ref(), ch)?;
@@ -83,10 +80,8 @@ pub(super) fn exec(
         .map(|a| CString::new(a.as_str()))
         .collect::<Result<_, _>>()
         .map_err(ctx("process.args"))?;
-    let home = HOME.get().map(|h| format!("HOME={h}"));
-    let cenv: Vec<CString> = env
+    let cenv: Vec<CString> = super::env::prepared(env)
         .iter()
-        .chain(home.as_ref())
         .map(|a| CString::new(a.as_str()))
         .collect::<Result<_, _>>()
         .map_err(ctx("process.env"))?;
@@ -111,39 +106,6 @@ fn reset_signals() {
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
-}
-
-/// HOME to add to the environment at exec, decided by [`drop_privileges`] (this
-/// process is a single-threaded child about to exec: one value for its life).
-static HOME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// The home directory of `uid` in the container's /etc/passwd. The file is the
-/// image's: opened without following a symlink or blocking on a fifo, and only a
-/// regular file of sane size is read.
-fn passwd_home(uid: u32) -> Option<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open("/etc/passwd")
-        .ok()?;
-    let meta = f.metadata().ok()?;
-    if !meta.is_file() || meta.len() > 4 << 20 {
-        return None;
-    }
-    let mut text = String::new();
-    f.take(4 << 20).read_to_string(&mut text).ok()?;
-    home_of(&text, uid)
-}
-
-/// The 6th field of the first passwd line whose uid is `uid`.
-fn home_of(passwd: &str, uid: u32) -> Option<String> {
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) && !f[5].is_empty())
-            .then(|| f[5].to_string())
-    })
 }
 
 /// Loads the seccomp filter; a notify fd goes to the parent, which hands it to the listener.
@@ -213,17 +175,5 @@ fn is_executable(p: &Path) -> bool {
     match std::fs::metadata(p) {
         Ok(m) => m.is_file() && m.permissions().mode() & 0o111 != 0,
         Err(_) => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn home_from_passwd() {
-        let p = "root:x:0:0:root:/root:/bin/sh\nbad line\nuser:x:1000:1000::/home/user:/bin/sh\nnohome:x:5:5:::\n";
-        assert_eq!(super::home_of(p, 0).as_deref(), Some("/root"));
-        assert_eq!(super::home_of(p, 1000).as_deref(), Some("/home/user"));
-        assert_eq!(super::home_of(p, 5), None);
-        assert_eq!(super::home_of(p, 42), None);
     }
 }

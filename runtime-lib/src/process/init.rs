@@ -73,6 +73,9 @@ fn setup(
         crate::namespaces::unshare(CloneFlags::CLONE_NEWCGROUP.bits() as u64)
             .map_err(|e| e.to_string())?;
     }
+    if plan.ns.creates(CloneFlags::CLONE_NEWNET.bits() as u64) {
+        crate::namespaces::loopback_up().map_err(|e| e.to_string())?;
+    }
     nix::unistd::setsid().map_err(ctx("setsid"))?;
     if let Some(h) = &plan.hostname {
         nix::unistd::sethostname(h).map_err(ctx("hostname"))?;
@@ -88,8 +91,6 @@ fn setup(
     if let Some(sock) = console {
         setup_console(plan, &root, sock).map_err(|e| e.to_string())?;
     }
-    plan.rootfs.finish(&root).map_err(|e| e.to_string())?;
-    drop(root);
     if plan.runtime_hooks {
         // prestart and createRuntime run in the runtime's namespaces, by the parent.
         ch.send(&Msg::RunHooks).map_err(ctx("request hooks"))?;
@@ -100,6 +101,10 @@ fn setup(
         }
     }
     run_init_hooks(plan, HookKind::CreateContainer, &hook_state)?;
+    // Only now read-only and masked paths and the read-only root: hooks may write
+    // into the rootfs (runc's order too).
+    plan.rootfs.finish(&root).map_err(|e| e.to_string())?;
+    drop(root);
     plan.rootfs.enter().map_err(|e| e.to_string())?;
     if !plan.sysctl.is_empty() || plan.process.oom_score_adj.is_some() {
         let proc = ProcHandle::new().map_err(ctx("open procfs"))?;
@@ -116,10 +121,6 @@ fn setup(
         // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.
         let _ = sys::join_session_keyring(&format!("_ses.{}", plan.id));
     }
-    if let Some(uid) = plan.process.terminal.then_some(plan.process.user.uid) {
-        // The process must be able to use its terminal once it is not root any more.
-        crate::tty::chown_stdio_pty(uid).map_err(ctx("chown the pty"))?;
-    }
     // Scheduler, I/O priority, personality, memory policy: while we still have the
     // capabilities a real-time policy or IOPRIO_CLASS_RT need.
     plan.attrs.apply().map_err(|e| e.to_string())?;
@@ -131,11 +132,15 @@ fn setup(
 /// Hooks the init runs itself (createContainer, startContainer): in the container's namespaces.
 fn run_init_hooks(plan: &InitPlan, kind: HookKind, state: &str) -> Result<(), String> {
     let Some(h) = &plan.hooks else { return Ok(()) };
-    let list = kind.select(h);
+    let mut list = kind.select(h).to_vec();
     if list.is_empty() {
         return Ok(());
     }
-    crate::hooks::run_hooks(kind, list, state.as_bytes()).map_err(|e| e.to_string())
+    if kind == HookKind::StartContainer {
+        // In the container, just before exec: the process's environment (runc's).
+        list = crate::hooks::with_default_env(&list, super::env::prepared(&plan.process.env));
+    }
+    crate::hooks::run_hooks(kind, &list, state.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Tells the parent we are ready, waits for `start` on the exec fifo, and execs.

@@ -2,6 +2,7 @@
 //! init sequence itself.
 
 pub mod channel;
+mod env;
 mod exec;
 mod finalize;
 mod init;

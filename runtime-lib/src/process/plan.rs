@@ -15,7 +15,7 @@ use crate::security::{CapPlan, Rlimit, UserPlan};
 pub struct ProcessPlan {
     /// `process.args`.
     pub args: Vec<String>,
-    /// `process.env`.
+    /// `process.env`, one entry per variable (the last value wins, as with runc).
     pub env: Vec<String>,
     /// `process.cwd`.
     pub cwd: PathBuf,
@@ -38,6 +38,8 @@ pub struct ProcessPlan {
     pub seccomp: Option<SeccompPlan>,
     /// Extra fds (3..3+n) passed through to the process.
     pub preserve_fds: u32,
+    /// Socket activation: the process gets `LISTEN_PID` = its own pid as it sees it.
+    pub listen_pid: bool,
 }
 
 impl ProcessPlan {
@@ -50,7 +52,7 @@ impl ProcessPlan {
     ) -> Result<Self, crate::Error> {
         Ok(ProcessPlan {
             args: process.args().clone().unwrap_or_default(),
-            env: process.env().clone().unwrap_or_default(),
+            env: super::env::dedup(process.env().as_deref().unwrap_or_default()),
             cwd: process.cwd().clone(),
             user: UserPlan::from_spec(process.user()),
             caps: CapPlan::from_spec(process.capabilities().as_ref()),
@@ -61,7 +63,13 @@ impl ProcessPlan {
             console_size: console_size(process),
             seccomp: seccomp.map(crate::seccomp::plan).transpose()?,
             preserve_fds,
+            listen_pid: false,
         })
+    }
+
+    /// Adds `vars` to the environment, each replacing the variable of the same name.
+    pub fn add_env(&mut self, vars: &[String]) {
+        self.env = super::env::merge(&self.env, vars);
     }
 
     /// The seccomp agent that gets the filter's notify fd, if a rule notifies.
@@ -237,6 +245,17 @@ mod tests {
         assert!(plan.seccomp.is_some());
         assert!(plan.seccomp_listener().is_none());
         assert_eq!(plan.preserve_fds, 3);
+
+        // A variable listed twice is set once, to its last value; added ones replace.
+        let mut dup = ProcessPlan::new(
+            &process(r#"{"user":{"uid":0,"gid":0},"cwd":"/","env":["A=1","P=/x","A=2"]}"#),
+            None,
+            0,
+        )
+        .unwrap();
+        assert_eq!(dup.env, ["P=/x", "A=2"]);
+        dup.add_env(&["P=/y".into(), "LISTEN_FDS=1".into()]);
+        assert_eq!(dup.env, ["A=2", "P=/y", "LISTEN_FDS=1"]);
 
         let bare =
             ProcessPlan::new(&process(r#"{"user":{"uid":0,"gid":0},"cwd":"/"}"#), None, 0).unwrap();

@@ -4,6 +4,7 @@
 mod caps;
 pub mod exe_guard;
 mod rlimits;
+mod stdio;
 
 use serde::{Deserialize, Serialize};
 
@@ -57,9 +58,10 @@ impl UserPlan {
         }
     }
 
-    /// setgroups, setresgid, setresuid. Capabilities survive thanks to KEEPCAPS;
-    /// `allow_setgroups` is false when the user namespace has setgroups denied.
-    /// Nothing is switched in a user namespace that has no uid mapping at all.
+    /// Stdio to the user (see [`stdio`]), setgroups, setresgid, setresuid.
+    /// Capabilities survive thanks to KEEPCAPS; `allow_setgroups` is false when the
+    /// user namespace has setgroups denied. Nothing is switched in a user namespace
+    /// that has no uid mapping at all.
     pub fn apply(&self, allow_setgroups: bool) -> Result<(), SecurityError> {
         crate::sys::set_keepcaps().map_err(sec_err("prctl(PR_SET_KEEPCAPS)"))?;
         if in_unmapped_userns() {
@@ -67,6 +69,7 @@ impl UserPlan {
             // has no ids to switch to: the process stays unmapped (the overflow ids).
             return Ok(());
         }
+        stdio::chown_stdio(self.uid)?;
         if allow_setgroups {
             crate::sys::setgroups(&self.additional_gids)
                 .map_err(sec_err("process.user.additionalGids"))?;

@@ -411,18 +411,6 @@ pub fn mount_console(root: &Root, peer: BorrowedFd<'_>) -> Result<(), TtyError> 
     .map_err(setup_err("bind the pty onto /dev/console"))
 }
 
-/// Gives the pty on fd 0 to `uid` (so an unprivileged process can use its terminal),
-/// keeping the group devpts set.
-pub fn chown_stdio_pty(uid: u32) -> io::Result<()> {
-    let stdin = io::stdin();
-    let st = fstat(stdin.as_fd())?;
-    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFCHR || st.st_uid == uid {
-        return Ok(());
-    }
-    nix::unistd::fchown(stdin.as_fd(), Some(uid.into()), None)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 //!
 //! When this machine cannot run containerd (not root, containerd or busybox not
 //! installed, containerd not starting) [`Env::start`] prints why and returns None:
-//! the test then passes as skipped.
+//! the test then passes as skipped, except under CI (`CI=true`), where it fails.
 
 #![allow(dead_code)]
 
@@ -78,8 +78,21 @@ impl std::fmt::Debug for Run {
 }
 
 fn skip(why: &str) -> Option<Env> {
-    eprintln!("SKIP: {why}");
+    skip_part(why);
     None
+}
+
+/// Whether this runs under CI (`CI=true`, or `1`).
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Reports that (part of) a test cannot run here: a skip, or a failure under CI,
+/// where a test that cannot run its environment must not pass.
+#[track_caller]
+pub fn skip_part(why: &str) {
+    assert!(!under_ci(), "CI=true: cannot run: {why}");
+    eprintln!("SKIP: {why}");
 }
 
 fn which(bin: &str) -> Option<PathBuf> {
