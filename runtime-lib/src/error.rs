@@ -53,6 +53,9 @@ pub enum Error {
     /// The terminal could not be set up.
     #[error(transparent)]
     Tty(#[from] crate::tty::TtyError),
+    /// An AppArmor profile or SELinux label the host cannot apply.
+    #[error(transparent)]
+    Lsm(#[from] crate::lsm::LsmError),
     /// A config feature husk does not implement.
     #[error("{0}")]
     Unsupported(String),

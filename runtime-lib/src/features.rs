@@ -76,6 +76,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
 
 /// The features document.
 pub fn features() -> Value {
+    let host = crate::lsm::HostLsm::detect();
     let caps: Vec<String> = ::caps::all()
         .into_iter()
         .map(|c| c.to_string())
@@ -92,8 +93,10 @@ pub fn features() -> Value {
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false},
             "seccomp": seccomp(),
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            // The spec's meaning: the runtime supports it, whatever the host has; the
+            // host's state is in the annotations.
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {
                 "enabled": supported("linux.intelRdt.closID"),
                 "schemata": supported("linux.intelRdt.schemata"),
@@ -107,9 +110,20 @@ pub fn features() -> Value {
             "netDevices": {"enabled": supported("linux.netDevices{}.name")}
         },
         "annotations": {
-            "io.github.husk.version": env!("CARGO_PKG_VERSION")
+            "io.github.husk.version": env!("CARGO_PKG_VERSION"),
+            "io.github.husk.apparmor.host": on_off(host.apparmor),
+            "io.github.husk.selinux.host": on_off(host.selinux)
         }
     })
+}
+
+/// The annotations' spelling of a host property.
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "enabled"
+    } else {
+        "disabled"
+    }
 }
 
 fn seccomp() -> Value {

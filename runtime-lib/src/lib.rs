@@ -16,6 +16,7 @@ mod error;
 pub mod features;
 pub mod hooks;
 pub mod intelrdt;
+pub mod lsm;
 pub mod namespaces;
 pub mod paths;
 pub mod process;

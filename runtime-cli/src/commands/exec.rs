@@ -39,10 +39,10 @@ pub struct Args {
     /// Write the process's pid to this file.
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
-    /// SELinux label for the process (refused: no SELinux support).
+    /// SELinux label for the process (default: the container's `process.selinuxLabel`).
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
-    /// AppArmor profile for the process (refused: no AppArmor support).
+    /// AppArmor profile for the process (default: the container's `process.apparmorProfile`).
     #[arg(long)]
     pub apparmor: Option<String>,
     /// Set no_new_privileges for the process.

@@ -141,6 +141,12 @@ impl ContainerBuilder {
                 .add_env(&[format!("LISTEN_FDS={}", self.listen_fds)]);
             plan.process.listen_pid = true;
         }
+        // An LSM field the host cannot apply fails now, before anything is made.
+        crate::lsm::check_host(
+            &plan.process.lsm,
+            plan.rootfs.mount_label.as_deref(),
+            &crate::lsm::HostLsm::detect(),
+        )?;
         phase.done("load and plan config.json");
         // Connect before anything is made: a bad socket leaves nothing behind.
         let console = match (&self.console_socket, plan.process.terminal) {

@@ -38,9 +38,9 @@ pub struct ExecOptions {
     pub no_new_privs: Option<bool>,
     /// Allocate a terminal (`--tty`); the configured `terminal` is not inherited.
     pub tty: bool,
-    /// AppArmor profile (`--apparmor`): refused, this host has no LSM support in husk.
+    /// AppArmor profile (`--apparmor`); without it the container's profile applies.
     pub apparmor: Option<String>,
-    /// SELinux label (`--process-label`): refused likewise.
+    /// SELinux process label (`--process-label`); without it the container's label.
     pub process_label: Option<String>,
     /// Where the pty master goes when the process has a terminal.
     pub console: Option<ConsoleSocket>,
@@ -112,6 +112,8 @@ impl Container {
         };
         let process = exec_process(&base, &opts)?;
         let plan = ExecPlan::new(self.id(), &base, &process, opts.preserve_fds)?;
+        // A label the host cannot apply fails here, before any process is made.
+        crate::lsm::check_host(&plan.process.lsm, None, &crate::lsm::HostLsm::detect())?;
         let sub = sub_cgroups(&opts.cgroup)?;
 
         let console = match (&opts.console, plan.process.terminal) {

@@ -110,7 +110,7 @@ fn lookups() {
     assert!(supported("linux.netDevices{}.name"));
     assert!(supported("linux.resources.cpu.shares"));
     assert!(supported("hooks.prestart[].path"));
-    assert!(!supported("linux.mountLabel"));
+    assert!(supported("linux.mountLabel"));
     assert!(!supported("windows.layerFolders"));
     assert_eq!(support("no.such.field"), None);
 }

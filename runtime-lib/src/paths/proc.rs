@@ -42,12 +42,18 @@ impl ProcHandle {
 
     /// Writes `data` to `rel` (e.g. `sys/net/ipv4/ip_forward`, `self/oom_score_adj`).
     pub fn write(&self, rel: &str, data: &[u8]) -> io::Result<()> {
-        // `self` is a symlink inside procfs: allow that one magic, forbid any other.
+        self.open_write(rel)?.write_all(data)
+    }
+
+    /// Opens `rel` for writing, checked to be on procfs (for a caller that must tell
+    /// a missing file from a refused write, e.g. the LSM `attr/` files).
+    pub fn open_write(&self, rel: &str) -> io::Result<std::fs::File> {
+        // `self` and `thread-self` are plain symlinks inside procfs; magic links
+        // (fd/N, exe, ...) and mount crossings are refused.
         let resolve = libc::RESOLVE_NO_XDEV | libc::RESOLVE_NO_MAGICLINKS;
         let f = sys::openat2(self.fd.as_fd(), Path::new(rel), libc::O_WRONLY, 0, resolve)?;
         check_proc(&f)?;
-        let mut f = std::fs::File::from(f);
-        f.write_all(data)
+        Ok(std::fs::File::from(f))
     }
 
     /// Opens the file behind `fd` (e.g. an `O_PATH` handle) anew with `flags`, through

@@ -114,8 +114,10 @@ fn invalid(field: &str, reason: impl Into<String>) -> crate::Error {
 
 impl ExecPlan {
     /// The plan for `process` in the container `id` whose saved config is `base`.
-    /// Checks what runc checks of an exec'd process (args, absolute cwd) and refuses
-    /// LSM labels on a host without the LSM, as runc does.
+    /// Checks what runc checks of an exec'd process (args, absolute cwd). The process
+    /// gets the container's AppArmor profile and SELinux label unless it names its
+    /// own (runc's rule); whether the host can apply them is
+    /// [`crate::lsm::check_host`]'s question, asked by the caller.
     pub fn new(
         id: &str,
         base: &ExecBase,
@@ -131,29 +133,12 @@ impl ExecPlan {
                 format!("Cwd must be an absolute path, not {:?}", process.cwd()),
             ));
         }
-        if process
-            .selinux_label()
-            .as_deref()
-            .is_some_and(|l| !l.is_empty())
-        {
-            return Err(crate::Error::Unsupported(
-                "selinux label is specified in config, but selinux is disabled or not supported"
-                    .into(),
-            ));
-        }
-        if let Some(p) = process
-            .apparmor_profile()
-            .as_deref()
-            .filter(|p| !p.is_empty())
-        {
-            return Err(crate::Error::Unsupported(format!(
-                "apparmor failed to apply profile {p:?}: AppArmor is not supported by husk"
-            )));
-        }
+        let mut process_plan = ProcessPlan::new(process, base.seccomp.as_ref(), preserve_fds)?;
+        process_plan.lsm = crate::lsm::ProcessLsm::for_exec(process, base.process.as_ref());
         Ok(ExecPlan {
             id: id.to_string(),
             namespaces: base.namespaces,
-            process: ProcessPlan::new(process, base.seccomp.as_ref(), preserve_fds)?,
+            process: process_plan,
             new_keyring: !base.no_new_keyring,
             attrs: crate::attrs::ProcessAttrs::for_exec(process, &base.linux_attrs).map_err(
                 |e| match e {
@@ -308,12 +293,22 @@ fn setup_process(
     console: Option<OwnedFd>,
 ) -> Result<std::ffi::CString, String> {
     nix::unistd::setsid().map_err(ctx("setsid"))?;
-    if let Some(adj) = plan.process.oom_score_adj {
-        let proc = crate::paths::ProcHandle::new().map_err(ctx("open procfs"))?;
+    let lsm = &plan.process.lsm;
+    // Opened inside the container's pid namespace, so `thread-self` is us.
+    let proc = if plan.process.oom_score_adj.is_some() || !lsm.is_empty() {
+        Some(crate::paths::ProcHandle::new().map_err(ctx("open procfs"))?)
+    } else {
+        None
+    };
+    if let (Some(adj), Some(proc)) = (plan.process.oom_score_adj, &proc) {
         proc.write("self/oom_score_adj", adj.to_string().as_bytes())
             .map_err(ctx("process.oomScoreAdj"))?;
     }
     if plan.new_keyring {
+        if let Some(proc) = &proc {
+            // A keyring we create gets the process label (runc's SetKeyLabel).
+            crate::lsm::apply::set_keycreate(proc, lsm).map_err(|e| e.to_string())?;
+        }
         // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.
         let _ = sys::join_session_keyring(&format!("_ses.{}", plan.id));
     }
@@ -331,6 +326,10 @@ fn setup_process(
     sys::set_pdeathsig(0).map_err(ctx("prctl(PR_SET_PDEATHSIG)"))?;
     // Scheduler, I/O priority, personality, memory policy, execCPUAffinity.final.
     plan.attrs.apply().map_err(|e| e.to_string())?;
+    if let Some(proc) = &proc {
+        // The profile and label the process gets at exec, before the user switch.
+        crate::lsm::apply::apply_exec(proc, lsm).map_err(|e| e.to_string())?;
+    }
     // An exec'd process never creates its cwd, as runc's.
     finalize::drop_privileges(&plan.process, false, ch)
 }
@@ -378,13 +377,27 @@ mod tests {
         };
         assert!(bad(r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":[]}"#).contains("args"));
         assert!(bad(r#"{"user":{"uid":0,"gid":0},"cwd":"tmp","args":["x"]}"#).contains("absolute"));
-        assert!(
-            bad(r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["x"],"selinuxLabel":"l"}"#)
-                .contains("selinux")
+    }
+
+    #[test]
+    fn exec_gets_the_container_labels_unless_it_names_its_own() {
+        let s = spec(
+            r#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],
+            "apparmorProfile":"ctr-profile","selinuxLabel":"system_u:system_r:ctr_t:s0"}}"#,
         );
-        assert!(
-            bad(r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["x"],"apparmorProfile":"p"}"#)
-                .contains("apparmor")
+        let base = ExecBase::from_spec(&s, false);
+        let own: Process = serde_json::from_str(
+            r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["x"],"apparmorProfile":"exec-profile"}"#,
+        )
+        .unwrap();
+        let plan = ExecPlan::new("c", &base, &own, 0).unwrap();
+        assert_eq!(
+            plan.process.lsm.apparmor_profile.as_deref(),
+            Some("exec-profile")
+        );
+        assert_eq!(
+            plan.process.lsm.selinux_label.as_deref(),
+            Some("system_u:system_r:ctr_t:s0")
         );
     }
 }

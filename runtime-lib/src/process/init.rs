@@ -106,8 +106,15 @@ fn setup(
     plan.rootfs.finish(&root).map_err(|e| e.to_string())?;
     drop(root);
     plan.rootfs.enter().map_err(|e| e.to_string())?;
-    if !plan.sysctl.is_empty() || plan.process.oom_score_adj.is_some() {
-        let proc = ProcHandle::new().map_err(ctx("open procfs"))?;
+    // Opened after the pivot: in the container's pid namespace, so `thread-self` is us.
+    let lsm = &plan.process.lsm;
+    let proc = if !plan.sysctl.is_empty() || plan.process.oom_score_adj.is_some() || !lsm.is_empty()
+    {
+        Some(ProcHandle::new().map_err(ctx("open procfs"))?)
+    } else {
+        None
+    };
+    if let Some(proc) = &proc {
         for (k, v) in &plan.sysctl {
             proc.write(&format!("sys/{}", k.replace('.', "/")), v.as_bytes())
                 .map_err(|e| format!("linux.sysctl[{k:?}]: {e}"))?;
@@ -118,12 +125,21 @@ fn setup(
         }
     }
     if plan.new_keyring {
+        if let Some(proc) = &proc {
+            // The keyring we create gets the process label (runc's SetKeyLabel).
+            crate::lsm::apply::set_keycreate(proc, lsm).map_err(|e| e.to_string())?;
+        }
         // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.
         let _ = sys::join_session_keyring(&format!("_ses.{}", plan.id));
     }
     // Scheduler, I/O priority, personality, memory policy: while we still have the
     // capabilities a real-time policy or IOPRIO_CLASS_RT need.
     plan.attrs.apply().map_err(|e| e.to_string())?;
+    if let Some(proc) = &proc {
+        // The profile and label the process gets at exec: before the user switch and
+        // no_new_privs, as runc.
+        crate::lsm::apply::apply_exec(proc, lsm).map_err(|e| e.to_string())?;
+    }
     // A cwd missing from the image is created for the init, as runc does.
     let exe = finalize::drop_privileges(&plan.process, true, ch)?;
     Ok((exe, hook_state))

@@ -40,6 +40,8 @@ pub struct ProcessPlan {
     pub preserve_fds: u32,
     /// Socket activation: the process gets `LISTEN_PID` = its own pid as it sees it.
     pub listen_pid: bool,
+    /// `process.apparmorProfile` and `process.selinuxLabel`.
+    pub lsm: crate::lsm::ProcessLsm,
 }
 
 impl ProcessPlan {
@@ -64,6 +66,7 @@ impl ProcessPlan {
             seccomp: seccomp.map(crate::seccomp::plan).transpose()?,
             preserve_fds,
             listen_pid: false,
+            lsm: crate::lsm::ProcessLsm::from_process(process),
         })
     }
 

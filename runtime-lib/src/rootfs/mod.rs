@@ -111,6 +111,11 @@ pub struct RootfsPlan {
     /// clone ([`RootfsPlan::prepare_idmaps`]); the init inherits the fds.
     #[serde(skip)]
     pub idmap_fds: Vec<(usize, std::os::fd::RawFd)>,
+    /// `linux.mountLabel`: already in the `context=` data of the mounts that take it
+    /// (see [`crate::lsm::plan::takes_context`]); also the label of the mqueue mount,
+    /// the masking tmpfs and the cgroup v1 tmpfs.
+    #[serde(default)]
+    pub mount_label: Option<String>,
 }
 
 impl RootfsPlan {
@@ -124,6 +129,7 @@ impl RootfsPlan {
     ) -> Result<Self, RootfsError> {
         let root = spec.root().as_ref();
         let rootfs = root.map(|r| bundle.join(r.path())).unwrap_or_default();
+        let mount_label = crate::lsm::plan::mount_label(spec);
         let mounts = spec
             .mounts()
             .iter()
@@ -132,6 +138,9 @@ impl RootfsPlan {
             .map(|(i, m)| {
                 let mut op = plan::plan_mount(i, m, bundle)?;
                 op.idmap = idmap::plan(i, m, spec)?;
+                if !op.is_bind() && crate::lsm::plan::takes_context(&op.typ) {
+                    op.data = crate::lsm::mount_data(&op.data, mount_label.as_deref());
+                }
                 Ok(op)
             })
             .collect::<Result<Vec<_>, RootfsError>>()?;
@@ -180,6 +189,7 @@ impl RootfsPlan {
                         })
                 }),
             idmap_fds: Vec::new(),
+            mount_label,
         })
     }
 
@@ -231,7 +241,7 @@ impl RootfsPlan {
             mount::readonly_path(root, p)?;
         }
         for p in &self.masked {
-            mount::mask_path(root, p)?;
+            mount::mask_path(root, p, self.mount_label.as_deref())?;
         }
         if self.readonly {
             mount::remount_readonly(&self.rootfs)?;

@@ -125,6 +125,12 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
                 return Err(apply_err(what(m), "mount")(e));
             }
         }
+        if let (true, Some(label)) = (m.typ == "mqueue", plan.mount_label.as_deref()) {
+            // runc labels mqueue with an xattr, not a mount option.
+            let dest = root.open_path(&m.dest)?;
+            sys::set_xattr(&sys::fd_path(&dest), "security.selinux", label.as_bytes())
+                .map_err(apply_err(what(m), "label mqueue (linux.mountLabel)"))?;
+        }
     }
     if !m.propagation.is_empty() || m.rec_attr.is_some() {
         let dest = root.open_path(&m.dest)?;
@@ -190,7 +196,7 @@ fn mount_cgroup(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(), Rootf
         &sys::fd_path(&dest),
         Some("tmpfs"),
         base,
-        Some("mode=755"),
+        Some(crate::lsm::mount_data("mode=755", plan.mount_label.as_deref()).as_str()),
     )
     .map_err(apply_err(what(m), "mount tmpfs for cgroup v1"))?;
     for (name, host) in &plan.cgroup_sources {
@@ -264,7 +270,7 @@ pub(super) fn readonly_path(root: &Root, p: &Path) -> Result<(), RootfsError> {
 
 /// `linux.maskedPaths`: a directory gets an empty read-only tmpfs, anything else the
 /// container's /dev/null, checked to really be the 1:3 character device (CVE-2025-31133).
-pub(super) fn mask_path(root: &Root, p: &Path) -> Result<(), RootfsError> {
+pub(super) fn mask_path(root: &Root, p: &Path, label: Option<&str>) -> Result<(), RootfsError> {
     let what = format!("linux.maskedPaths {}", p.display());
     // A symlink is followed (inside the root): its target is what must be hidden.
     let fd = match root.open_path(p) {
@@ -280,7 +286,7 @@ pub(super) fn mask_path(root: &Root, p: &Path) -> Result<(), RootfsError> {
             &target,
             Some("tmpfs"),
             MsFlags::MS_RDONLY,
-            Some("size=0,mode=755"),
+            Some(crate::lsm::mount_data("size=0,mode=755", label).as_str()),
         )
         .map_err(apply_err(what, "mount tmpfs"));
     }

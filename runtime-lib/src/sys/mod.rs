@@ -286,6 +286,23 @@ pub fn setgroups(gids: &[u32]) -> io::Result<()> {
     check(unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) }).map(|_| ())
 }
 
+/// `setxattr(2)` (follows symlinks, so `/proc/self/fd/N` reaches the file behind N).
+pub fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+    let p = cstr(path)?;
+    let n = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: p, n and value outlive the call; the length is value's.
+    check(unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    } as libc::c_long)
+    .map(|_| ())
+}
+
 /// `statfs` magic of an open fd.
 pub fn fs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
     // SAFETY: zeroed statfs is valid; fstatfs fills it.
