@@ -5,6 +5,7 @@
 //! One file per area, named as in the report; this file registers them.
 
 mod cgroups;
+mod compat;
 mod devices;
 mod errors;
 mod exec;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use crate::scenario::Scenario;
 
 use cgroups::*;
+use compat::*;
 use devices::*;
 use errors::*;
 use exec::*;
@@ -428,6 +430,27 @@ pub fn all() -> Vec<Scenario> {
             false,
             "pause/resume: status, freezer.state, the process stops and restarts",
             cgroup_pause
+        ),
+        scenario!(
+            "compat-sysctl-hostname",
+            "errors",
+            false,
+            "a kernel.hostname sysctl is refused (it conflicts with the hostname field)",
+            compat_sysctl_hostname
+        ),
+        scenario!(
+            "compat-userns-unmapped",
+            "errors",
+            false,
+            "a new user namespace without uid/gid mappings is refused by create",
+            compat_userns_unmapped
+        ),
+        scenario!(
+            "compat-relative-masked",
+            "paths",
+            false,
+            "relative maskedPaths / readonlyPaths are relative to the root",
+            compat_relative_masked
         ),
     ]
 }
