@@ -76,3 +76,60 @@ pub(super) fn compat_relative_masked(c: &mut Case) -> Check {
         format!("got {out:?}, want the file masked and the dir read-only")
     })
 }
+
+pub(super) fn compat_proc_symlink(c: &mut Case) -> Check {
+    // procfs on a symlink in the image would land where programs do not look.
+    create_fails(c, "b", |_, rootfs| {
+        let _ = std::fs::remove_dir_all(rootfs.join("proc"));
+        let _ = std::fs::create_dir_all(rootfs.join("elsewhere"));
+        let _ = std::os::unix::fs::symlink("/elsewhere", rootfs.join("proc"));
+    })
+}
+
+pub(super) fn compat_readonly_no_mntns(c: &mut Case) -> Check {
+    // Sharing the host's mounts, the root is not remounted: it stays writable.
+    let out = sh(c, "b", "touch /husk-written && echo ok", |cfg, _| {
+        cfg["root"]["readonly"] = json!(true);
+        // runc needs /proc in the root (it mounts it on the host's mounts here,
+        // below the bundle; the harness unmounts it).
+        cfg["mounts"] = json!([{ "destination": "/proc", "type": "proc", "source": "proc" }]);
+        cfg["linux"]["maskedPaths"] = json!([]);
+        cfg["linux"]["readonlyPaths"] = json!([]);
+        if let Some(a) = cfg["linux"]["namespaces"].as_array_mut() {
+            a.retain(|n| n["type"] != "mount" && n["type"] != "cgroup");
+        }
+    })?;
+    expect(out == "ok\n", || {
+        format!("got {out:?}, want a writable root")
+    })
+}
+
+pub(super) fn compat_readonly_cwd(c: &mut Case) -> Check {
+    let out = sh(c, "b", "pwd; touch x 2>/dev/null; echo rc=$?", |cfg, _| {
+        cfg["root"]["readonly"] = json!(true);
+        cfg["process"]["cwd"] = json!("/husk-work/sub");
+    })?;
+    expect(out == "/husk-work/sub\nrc=1\n", || {
+        format!("got {out:?}, want the missing cwd created on the read-only root")
+    })
+}
+
+pub(super) fn compat_tmpfs_mode(c: &mut Case) -> Check {
+    let out = sh(c, "b", "stat -c %a /husk-data /husk-new", |cfg, rootfs| {
+        use std::os::unix::fs::PermissionsExt;
+        let d = rootfs.join("husk-data");
+        let _ = std::fs::create_dir_all(&d);
+        let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o750));
+        for dest in ["/husk-data", "/husk-new"] {
+            crate::bundle::push(
+                cfg,
+                &["mounts"],
+                json!({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                       "options": ["nosuid", "size=1m"]}),
+            );
+        }
+    })?;
+    expect(out == "750\n1777\n", || {
+        format!("got {out:?}, want 750 (the directory's) and 1777 (a new mount point)")
+    })
+}

@@ -452,6 +452,34 @@ pub fn all() -> Vec<Scenario> {
             "relative maskedPaths / readonlyPaths are relative to the root",
             compat_relative_masked
         ),
+        scenario!(
+            "compat-proc-symlink",
+            "errors",
+            false,
+            "a rootfs whose /proc is a symlink is refused",
+            compat_proc_symlink
+        ),
+        scenario!(
+            "compat-readonly-no-mntns",
+            "mounts",
+            false,
+            "root.readonly without a mount namespace: no remount (root writable)",
+            compat_readonly_no_mntns
+        ),
+        scenario!(
+            "compat-readonly-cwd",
+            "mounts",
+            false,
+            "a cwd missing from a read-only root is created",
+            compat_readonly_cwd
+        ),
+        scenario!(
+            "compat-tmpfs-mode",
+            "mounts",
+            false,
+            "tmpfs without mode= keeps its directory's mode (new mount point: 1777)",
+            compat_tmpfs_mode
+        ),
     ]
 }
 

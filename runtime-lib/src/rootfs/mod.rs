@@ -199,7 +199,10 @@ impl RootfsPlan {
         for p in &self.masked {
             mount::mask_path(root, p)?;
         }
-        if self.readonly {
+        // Without a mount namespace of its own the container shares the host's
+        // mounts: runc skips the remount (it would hit the host's mount, or fail with
+        // EINVAL when the rootfs is no mount point).
+        if self.readonly && self.mount_ns {
             mount::remount_readonly(&self.rootfs)?;
         }
         Ok(())
