@@ -133,3 +133,66 @@ pub(super) fn compat_tmpfs_mode(c: &mut Case) -> Check {
         format!("got {out:?}, want 750 (the directory's) and 1777 (a new mount point)")
     })
 }
+
+/// Runs a host command (mount set-up of a scenario); fails the scenario if it fails.
+fn host(cmd: &[&str]) -> Check {
+    let st = std::process::Command::new(cmd[0])
+        .args(&cmd[1..])
+        .status()
+        .map_err(|e| fail(format!("harness: {}: {e}", cmd[0])))?;
+    expect(st.success(), || {
+        format!("harness: {} failed", cmd.join(" "))
+    })
+}
+
+pub(super) fn compat_rshared_volume(c: &mut Case) -> Check {
+    // Kubernetes Bidirectional propagation: rootfsPropagation rshared and an
+    // rshared bind of a shared host mount.
+    let vol = c.dir.join("vol");
+    let _ = std::fs::create_dir_all(&vol);
+    let v = vol.to_string_lossy().into_owned();
+    host(&["mount", "-t", "tmpfs", "husk-vol", &v])?;
+    let res = rshared_volume(c, &vol);
+    // The container's mount under the volume stays on the host: detach it all.
+    let _ = host(&["umount", "-l", &v]);
+    res
+}
+
+fn rshared_volume(c: &mut Case, vol: &Path) -> Check {
+    let v = vol.to_string_lossy().into_owned();
+    host(&["mount", "--make-shared", &v])?;
+    let script = "cat /vol/h/f > /vol/seen 2>&1; mkdir -p /vol/t && mount -t tmpfs t /vol/t && \
+                  echo from-container > /vol/t/f; echo done > /vol/done";
+    let b = c.bundle("b", &["sh", "-c", script], |cfg, _| {
+        cfg["linux"]["rootfsPropagation"] = json!("rshared");
+        crate::bundle::push(
+            cfg,
+            &["mounts"],
+            json!({"destination": "/vol", "type": "bind", "source": v,
+                   "options": ["rbind", "rshared"]}),
+        );
+        for set in ["bounding", "effective", "permitted"] {
+            crate::bundle::push(
+                cfg,
+                &["process", "capabilities", set],
+                json!("CAP_SYS_ADMIN"),
+            );
+        }
+    })?;
+    let id = c.id("");
+    c.create(&b, &id)?;
+    let h = vol.join("h");
+    let _ = std::fs::create_dir_all(&h);
+    host(&["mount", "-t", "tmpfs", "husk-h", &h.to_string_lossy()])?;
+    let _ = std::fs::write(h.join("f"), "from-host\n");
+    c.call_ok(&["start", &id])?;
+    c.wait_output(&vol.join("done"), "done", super::WAIT)?;
+    let seen = std::fs::read_to_string(vol.join("seen")).unwrap_or_default();
+    expect(seen == "from-host\n", || {
+        format!("host -> container: the container read {seen:?}")
+    })?;
+    let t = std::fs::read_to_string(vol.join("t/f")).unwrap_or_default();
+    expect(t == "from-container\n", || {
+        "container -> host: the container's tmpfs is not on the host".into()
+    })
+}

@@ -480,6 +480,13 @@ pub fn all() -> Vec<Scenario> {
             "tmpfs without mode= keeps its directory's mode (new mount point: 1777)",
             compat_tmpfs_mode
         ),
+        scenario!(
+            "compat-rshared-volume",
+            "mounts",
+            false,
+            "rootfsPropagation rshared + rshared bind volume: mounts propagate both ways",
+            compat_rshared_volume
+        ),
     ]
 }
 

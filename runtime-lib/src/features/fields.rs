@@ -89,7 +89,7 @@ pub const CONFIG_FIELDS: &[(&str, Support)] = &[
     ("linux.namespaces[]", Yes("")),
     ("linux.devices[]", Yes("")),
     ("linux.seccomp", Yes("")),
-    ("linux.rootfsPropagation", Yes("")),
+    ("linux.rootfsPropagation", Yes("set on / before the rootfs is bound (shared/rshared keep the host peer groups: Bidirectional volumes), again after the switch; unbindable only after (before, host binds would fail)")),
     ("linux.maskedPaths", Yes("a relative path is relative to the container's root")),
     ("linux.readonlyPaths", Yes("a relative path is relative to the container's root")),
     ("linux.mountLabel", Ignored("no SELinux support")),

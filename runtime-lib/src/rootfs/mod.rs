@@ -6,6 +6,7 @@ pub mod idmap;
 mod mount;
 mod pivot;
 pub mod plan;
+pub mod propagation;
 
 use std::path::{Path, PathBuf};
 

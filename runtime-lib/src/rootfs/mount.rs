@@ -12,11 +12,11 @@ use crate::sys;
 
 const NONE: Option<&str> = None;
 
-/// Makes `/` a slave (nothing we mount leaks to the host) and turns the rootfs into
-/// its own mount point so it can be pivoted into.
+/// Gives `/` its propagation (default rslave: nothing we mount leaks to the host;
+/// see [`super::propagation`]) and turns the rootfs into its own mount point so it
+/// can be pivoted into.
 pub(super) fn prepare_root(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    mount(NONE, "/", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
-        .map_err(apply_err("rootfs", "make / rslave"))?;
+    super::propagation::prepare(&super::propagation::plan(plan.propagation), &plan.rootfs)?;
     mount(
         Some(&plan.rootfs),
         &plan.rootfs,
