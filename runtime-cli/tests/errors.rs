@@ -260,6 +260,34 @@ fn sysctl_outside_a_namespace() {
 }
 
 #[test]
+fn uts_sysctls_that_conflict_are_refused() {
+    // runc: "sysctl \"kernel.hostname\" is not allowed as it conflicts with the OCI
+    // \"hostname\" field", even with a UTS namespace (the default config has one).
+    let b = with_config("sysctlhostname", |c| {
+        c["linux"]["sysctl"] = json!({"kernel.hostname": "other"})
+    });
+    create_fails(
+        &b,
+        &["linux.sysctl", "kernel.hostname", "conflicts with the OCI"],
+    );
+    let b = with_config("sysctldomain", |c| {
+        c["domainname"] = json!("a.example");
+        c["linux"]["sysctl"] = json!({"kernel.domainname": "b.example"})
+    });
+    create_fails(&b, &["kernel.domainname", "conflicts with the OCI"]);
+    // Without a UTS namespace.
+    let b = with_config("sysctlnouts", |c| {
+        c["hostname"] = json!(null);
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .retain(|n| n["type"] != "uts");
+        c["linux"]["sysctl"] = json!({"kernel.domainname": "b.example"})
+    });
+    create_fails(&b, &["kernel.domainname", "UTS namespace"]);
+}
+
+#[test]
 fn sysctl_that_does_not_exist() {
     // Fails inside the init (late): still nothing left.
     let b = with_config("sysctlmissing", |c| {

@@ -5,6 +5,7 @@
 //! One file per area, named as in the report; this file registers them.
 
 mod cgroups;
+mod compat;
 mod devices;
 mod errors;
 mod exec;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use crate::scenario::Scenario;
 
 use cgroups::*;
+use compat::*;
 use devices::*;
 use errors::*;
 use exec::*;
@@ -428,6 +430,62 @@ pub fn all() -> Vec<Scenario> {
             false,
             "pause/resume: status, freezer.state, the process stops and restarts",
             cgroup_pause
+        ),
+        scenario!(
+            "compat-sysctl-hostname",
+            "errors",
+            false,
+            "a kernel.hostname sysctl is refused (it conflicts with the hostname field)",
+            compat_sysctl_hostname
+        ),
+        scenario!(
+            "compat-userns-unmapped",
+            "errors",
+            false,
+            "a new user namespace without uid/gid mappings is refused by create",
+            compat_userns_unmapped
+        ),
+        scenario!(
+            "compat-relative-masked",
+            "paths",
+            false,
+            "relative maskedPaths / readonlyPaths are relative to the root",
+            compat_relative_masked
+        ),
+        scenario!(
+            "compat-proc-symlink",
+            "errors",
+            false,
+            "a rootfs whose /proc is a symlink is refused",
+            compat_proc_symlink
+        ),
+        scenario!(
+            "compat-readonly-no-mntns",
+            "mounts",
+            false,
+            "root.readonly without a mount namespace: no remount (root writable)",
+            compat_readonly_no_mntns
+        ),
+        scenario!(
+            "compat-readonly-cwd",
+            "mounts",
+            false,
+            "a cwd missing from a read-only root is created",
+            compat_readonly_cwd
+        ),
+        scenario!(
+            "compat-tmpfs-mode",
+            "mounts",
+            false,
+            "tmpfs without mode= keeps its directory's mode (new mount point: 1777)",
+            compat_tmpfs_mode
+        ),
+        scenario!(
+            "compat-rshared-volume",
+            "mounts",
+            false,
+            "rootfsPropagation rshared + rshared bind volume: mounts propagate both ways",
+            compat_rshared_volume
         ),
     ]
 }

@@ -101,6 +101,12 @@ fn setup(
         }
     }
     run_init_hooks(plan, HookKind::CreateContainer, &hook_state)?;
+    if plan.rootfs.mount_ns {
+        // A cwd missing from the image is created now, while the root is still
+        // writable (runc's order); finalize only checks it after the switch.
+        root.ensure(&plan.process.cwd, crate::paths::Kind::Dir)
+            .map_err(|e| format!("process.cwd: {e}"))?;
+    }
     // Only now read-only and masked paths and the read-only root: hooks may write
     // into the rootfs (runc's order too).
     plan.rootfs.finish(&root).map_err(|e| e.to_string())?;

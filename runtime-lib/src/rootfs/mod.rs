@@ -6,6 +6,7 @@ pub mod idmap;
 mod mount;
 mod pivot;
 pub mod plan;
+pub mod propagation;
 
 use std::path::{Path, PathBuf};
 
@@ -39,29 +40,6 @@ pub enum RootfsError {
     /// A path inside the rootfs could not be resolved safely.
     #[error(transparent)]
     Path(#[from] crate::paths::PathError),
-    /// A failure the container's unmapped user namespace explains.
-    #[error(
-        "{0} (the container's user namespace has no uid/gid mappings: nothing can be created \
-         on a filesystem mounted inside it and uid=/gid= mount options are refused; \
-         pre-create the mount points, drop such mounts, or set linux.uidMappings/gidMappings)"
-    )]
-    Unmapped(Box<RootfsError>),
-}
-
-impl RootfsError {
-    /// True if an OS error behind this one is `errno`.
-    fn has_errno(&self, errno: i32) -> bool {
-        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(self);
-        while let Some(e) = cur {
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                if io.raw_os_error() == Some(errno) {
-                    return true;
-                }
-            }
-            cur = e.source();
-        }
-        false
-    }
 }
 
 pub(crate) fn apply_err<E: Into<std::io::Error>>(
@@ -104,9 +82,6 @@ pub struct RootfsPlan {
     pub cgroup_sources: Vec<(String, PathBuf)>,
     /// Whether the container gets its own cgroup namespace (mount cgroupfs, not binds).
     pub cgroup_ns: bool,
-    /// The container creates a user namespace without uid/gid mappings.
-    #[serde(default)]
-    pub unmapped_userns: bool,
     /// `(mounts index, fd)` of each idmapped source the runtime prepared before the
     /// clone ([`RootfsPlan::prepare_idmaps`]); the init inherits the fds.
     #[serde(skip)]
@@ -166,7 +141,13 @@ impl RootfsPlan {
                     .unwrap_or_default(),
             )
         };
-        let paths = |v: Option<&Vec<String>>| v.into_iter().flatten().map(PathBuf::from).collect();
+        // A relative masked or read-only path is relative to the container's root, as runc.
+        let paths = |v: Option<&Vec<String>>| {
+            v.into_iter()
+                .flatten()
+                .map(|p| Path::new("/").join(p))
+                .collect()
+        };
         Ok(RootfsPlan {
             rootfs,
             mounts,
@@ -180,14 +161,6 @@ impl RootfsPlan {
             readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
             cgroup_sources: Vec::new(),
             cgroup_ns: false,
-            unmapped_userns: userns
-                && linux.is_some_and(|l| {
-                    l.uid_mappings().as_ref().map(Vec::len).unwrap_or(0) == 0
-                        && l.namespaces().iter().flatten().any(|n| {
-                            n.typ() == oci_spec::runtime::LinuxNamespaceType::User
-                                && n.path().is_none()
-                        })
-                }),
             idmap_fds: Vec::new(),
             mount_label,
         })
@@ -212,13 +185,7 @@ impl RootfsPlan {
     /// as a [`crate::paths::Root`] so the caller can add to it (the console) before
     /// [`RootfsPlan::finish`] makes paths read-only or masked.
     pub fn build_mounts(&self) -> Result<crate::paths::Root, RootfsError> {
-        self.mounts_and_dev().map_err(|e| {
-            if self.unmapped_userns && (e.has_errno(libc::EOVERFLOW) || e.has_errno(libc::EINVAL)) {
-                RootfsError::Unmapped(Box::new(e))
-            } else {
-                e
-            }
-        })
+        self.mounts_and_dev()
     }
 
     fn mounts_and_dev(&self) -> Result<crate::paths::Root, RootfsError> {
@@ -243,7 +210,10 @@ impl RootfsPlan {
         for p in &self.masked {
             mount::mask_path(root, p, self.mount_label.as_deref())?;
         }
-        if self.readonly {
+        // Without a mount namespace of its own the container shares the host's
+        // mounts: runc skips the remount (it would hit the host's mount, or fail with
+        // EINVAL when the rootfs is no mount point).
+        if self.readonly && self.mount_ns {
             mount::remount_readonly(&self.rootfs)?;
         }
         Ok(())

@@ -12,11 +12,11 @@ use crate::sys;
 
 const NONE: Option<&str> = None;
 
-/// Makes `/` a slave (nothing we mount leaks to the host) and turns the rootfs into
-/// its own mount point so it can be pivoted into.
+/// Gives `/` its propagation (default rslave: nothing we mount leaks to the host;
+/// see [`super::propagation`]) and turns the rootfs into its own mount point so it
+/// can be pivoted into.
 pub(super) fn prepare_root(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    mount(NONE, "/", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
-        .map_err(apply_err("rootfs", "make / rslave"))?;
+    super::propagation::prepare(&super::propagation::plan(plan.propagation), &plan.rootfs)?;
     mount(
         Some(&plan.rootfs),
         &plan.rootfs,
@@ -66,6 +66,17 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
         Some(src) if m.is_bind() && !src.is_dir() => Kind::File,
         _ => Kind::Dir,
     };
+    if !m.is_bind() && (m.typ == "proc" || m.typ == "sysfs") {
+        refuse_symlinked(root, m)?;
+    }
+    // A tmpfs on an existing directory keeps its mode unless `mode=` says otherwise.
+    let tmpfs_mode = (!m.is_bind() && m.typ == "tmpfs")
+        .then(|| root.open_path(&m.dest).ok())
+        .flatten()
+        .and_then(|fd| nix::sys::stat::fstat(&fd).ok())
+        .filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .map(|st| st.st_mode);
+    let data = super::plan::tmpfs_data(&m.data, tmpfs_mode);
     let dest = root.ensure(&m.dest, kind)?;
     let target = sys::fd_path(&dest);
     let flags = MsFlags::from_bits_retain(m.flags);
@@ -88,7 +99,7 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
         ))?;
         remount_bind(root, m, flags)?;
     } else {
-        let data = (!m.data.is_empty()).then_some(m.data.as_str());
+        let data = (!data.is_empty()).then_some(data.as_str());
         let source = m
             .source
             .as_deref()
@@ -150,6 +161,27 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
         }
     }
     Ok(())
+}
+
+/// procfs and sysfs must be mounted on a real directory of the image: a symlink
+/// there (even one resolved inside the root) would put them where programs do not
+/// look. runc: `"proc" must be mounted on ordinary directory`.
+fn refuse_symlinked(root: &Root, m: &MountOp) -> Result<(), RootfsError> {
+    let Ok(fd) = root.open_nofollow(&m.dest) else {
+        return Ok(());
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(apply_err(what(m), "stat"))?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return Ok(());
+    }
+    Err(RootfsError::Apply {
+        what: what(m),
+        op: "check mount point",
+        source: std::io::Error::other(format!(
+            "{:?} must be mounted on an ordinary directory, not a symlink or file in the image",
+            m.typ
+        )),
+    })
 }
 
 /// After a bind: the mount's other flags (ro, nosuid, ...) need a bind remount.

@@ -27,7 +27,7 @@ pub(super) fn switch_root(plan: &RootfsPlan) -> Result<(), RootfsError> {
         pivot(rootfs)?;
     }
     chdir("/").map_err(apply_err("rootfs", "chdir /"))?;
-    if let Some(p) = plan.propagation {
+    if let Some(p) = super::propagation::plan(plan.propagation).after {
         mount(NONE, "/", NONE, MsFlags::from_bits_retain(p), NONE)
             .map_err(apply_err("linux.rootfsPropagation", "set propagation of /"))?;
     }

@@ -189,8 +189,37 @@ pub fn plan_mount(
     Ok(op)
 }
 
+/// The data of a tmpfs mounted on a directory that already exists with mode
+/// `dir_mode`: without `mode=` the tmpfs keeps the directory's mode (runc's rule;
+/// the kernel's default would be 1777). A new mount point gets the kernel default.
+pub fn tmpfs_data(data: &str, dir_mode: Option<u32>) -> String {
+    let has_mode = data.split(',').any(|o| o.starts_with("mode="));
+    match dir_mode {
+        Some(mode) if !has_mode => {
+            let mode = format!("mode={:04o}", mode & 0o7777);
+            if data.is_empty() {
+                mode
+            } else {
+                format!("{mode},{data}")
+            }
+        }
+        _ => data.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tmpfs_keeps_the_mode_of_its_directory() {
+        assert_eq!(tmpfs_data("", Some(0o40750)), "mode=0750");
+        assert_eq!(tmpfs_data("size=1m", Some(0o41777)), "mode=1777,size=1m");
+        assert_eq!(
+            tmpfs_data("size=1m,mode=700", Some(0o40755)),
+            "size=1m,mode=700"
+        );
+        assert_eq!(tmpfs_data("size=1m", None), "size=1m");
+    }
+
     use super::*;
     use std::path::Path;
 

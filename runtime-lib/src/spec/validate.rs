@@ -184,6 +184,28 @@ fn validate_linux(spec: &Spec) -> Result<(), SpecError> {
             },
         ));
     }
+    if new_ns.contains(&LinuxNamespaceType::User) {
+        // runc refuses it too ("no uid mappings found"); without this check the
+        // kernel's EOVERFLOW surfaces deep in the mount set-up.
+        for (field, n) in [
+            (
+                "linux.uidMappings",
+                linux.uid_mappings().iter().flatten().count(),
+            ),
+            (
+                "linux.gidMappings",
+                linux.gid_mappings().iter().flatten().count(),
+            ),
+        ] {
+            if n == 0 {
+                return Err(SpecError::invalid(
+                    field,
+                    "a new user namespace needs at least one mapping (none is set: \
+                     nothing in the container could own a file or switch to a user)",
+                ));
+            }
+        }
+    }
     if linux.time_offsets().as_ref().is_some_and(|o| !o.is_empty())
         && !new_ns.contains(&LinuxNamespaceType::Time)
     {
@@ -241,20 +263,21 @@ fn validate_linux(spec: &Spec) -> Result<(), SpecError> {
             ));
         }
     }
-    for (i, s) in linux.sysctl().iter().flatten().map(|(k, _)| k).enumerate() {
+    for (s, v) in linux.sysctl().iter().flatten() {
         check_sysctl(s, &kinds)
+            .and_then(|()| check_uts_sysctl(s, v, spec))
             .map_err(|reason| SpecError::invalid(format!("linux.sysctl[{s:?}]"), reason))?;
-        let _ = i;
     }
     for (field, list) in [
         ("linux.maskedPaths", linux.masked_paths()),
         ("linux.readonlyPaths", linux.readonly_paths()),
     ] {
+        // A relative path is relative to the container's root (runc's reading).
         for (i, p) in list.iter().flatten().enumerate() {
-            if !p.starts_with('/') {
+            if p.is_empty() {
                 return Err(SpecError::invalid(
                     format!("{field}[{i}]"),
-                    format!("{p:?} must be an absolute path"),
+                    "must not be empty",
                 ));
             }
         }
@@ -265,6 +288,26 @@ fn validate_linux(spec: &Spec) -> Result<(), SpecError> {
                 format!("linux.devices[{i}].path"),
                 format!("{:?} must be an absolute path", d.path()),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// `kernel.hostname` has its own field (`hostname`), so runc refuses the sysctl;
+/// `kernel.domainname` is refused only when `domainname` sets another value (runc
+/// lets the later sysctl silently win; a config saying two things is an error).
+fn check_uts_sysctl(key: &str, value: &str, spec: &Spec) -> Result<(), String> {
+    let key = key.replace('/', ".");
+    if key == "kernel.hostname" {
+        return Err("conflicts with the OCI \"hostname\" field: set hostname instead".into());
+    }
+    if key == "kernel.domainname" {
+        if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+            if d != value {
+                return Err(format!(
+                    "{value:?} conflicts with the OCI \"domainname\" field ({d:?})"
+                ));
+            }
         }
     }
     Ok(())

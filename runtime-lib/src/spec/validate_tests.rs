@@ -158,3 +158,65 @@ fn intel_rdt_needs_resctrl() {
         assert!(e.contains("linux.intelRdt") && e.contains("resctrl"), "{e}");
     }
 }
+
+#[test]
+fn uts_sysctls_that_conflict_are_refused() {
+    // kernel.hostname has its own field: refused even with a UTS namespace (runc).
+    let e = check(r#","linux":{"namespaces":[{"type":"uts"}],"sysctl":{"kernel.hostname":"a"}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("kernel.hostname") && e.contains("\"hostname\" field"),
+        "{e}"
+    );
+    let e = check(r#","linux":{"namespaces":[{"type":"uts"}],"sysctl":{"kernel/hostname":"a"}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hostname"), "{e}");
+    // Without a UTS namespace neither is allowed.
+    let e = check(r#","linux":{"namespaces":[],"sysctl":{"kernel.domainname":"a"}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("kernel.domainname") && e.contains("UTS"), "{e}");
+    // kernel.domainname alone, or equal to domainname, is fine; another value is not.
+    check(r#","linux":{"namespaces":[{"type":"uts"}],"sysctl":{"kernel.domainname":"a"}}"#)
+        .unwrap();
+    check(r#","domainname":"a","linux":{"namespaces":[{"type":"uts"}],"sysctl":{"kernel.domainname":"a"}}"#)
+        .unwrap();
+    let e = check(
+        r#","domainname":"b","linux":{"namespaces":[{"type":"uts"}],"sysctl":{"kernel.domainname":"a"}}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("\"domainname\" field"), "{e}");
+}
+
+#[test]
+fn relative_masked_and_readonly_paths_are_accepted() {
+    check(r#","linux":{"maskedPaths":["proc/kcore"],"readonlyPaths":["proc/sys"]}"#).unwrap();
+    let e = check(r#","linux":{"maskedPaths":[""]}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("linux.maskedPaths[0]"), "{e}");
+}
+
+#[test]
+fn a_new_user_namespace_needs_mappings() {
+    let e = check(r#","linux":{"namespaces":[{"type":"user"}]}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("linux.uidMappings") && e.contains("at least one mapping"),
+        "{e}"
+    );
+    let e = check(
+        r#","linux":{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("linux.gidMappings"), "{e}");
+    check(
+        r#","linux":{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]}"#,
+    )
+    .unwrap();
+}
