@@ -398,8 +398,8 @@ impl Response {
 }
 
 /// Whether the bundle's config gives the container a pid namespace of its own.
-fn own_pid_namespace(bundle: &std::path::Path) -> bool {
-    let Ok(spec) = oci_spec::runtime::Spec::load(bundle.join("config.json")) else {
+fn own_pid_namespace(spec: Option<&oci_spec::runtime::Spec>) -> bool {
+    let Some(spec) = spec else {
         return true;
     };
     spec.linux()
@@ -418,11 +418,19 @@ fn create(r: CreateRequest) -> Result<Response, String> {
     if mounted {
         mounts::mount_all(&r.mounts, &rootfs)?;
     }
+    // A config the builder cannot load fails the create below, with its message.
+    let spec = oci_spec::runtime::Spec::load(r.bundle.join("config.json")).ok();
+    let cgroups_path = spec
+        .as_ref()
+        .and_then(|s| s.linux().as_ref())
+        .and_then(|l| l.cgroups_path().as_ref())
+        .and_then(|p| p.to_str());
+    let systemd = crate::options::use_systemd_driver(r.systemd_cgroup, cgroups_path);
     let mut b = husk::ContainerBuilder::new(&r.id, &r.bundle)
         .root(&r.root)
         .no_pivot(r.no_pivot)
         .no_new_keyring(r.no_new_keyring)
-        .systemd_cgroup(r.systemd_cgroup);
+        .systemd_cgroup(systemd);
     if let Some(p) = &r.pid_file {
         b = b.pid_file(p);
     }
@@ -431,7 +439,7 @@ fn create(r: CreateRequest) -> Result<Response, String> {
     }
     match b.create() {
         Ok(c) => Ok(Response {
-            own_pid_ns: Some(own_pid_namespace(&r.bundle)),
+            own_pid_ns: Some(own_pid_namespace(spec.as_ref())),
             ..Response::ok(c.pid())
         }),
         Err(e) => {

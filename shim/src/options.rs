@@ -102,6 +102,15 @@ pub fn parse(any: Option<&Any>, namespace: &str) -> Result<RuntimeOptions, Unsup
     })
 }
 
+/// The cgroup driver for a container: systemd when the options ask for it, and also
+/// when its `linux.cgroupsPath` is written `slice:prefix:name`. containerd's CRI writes
+/// that form whenever the pod's parent cgroup is a systemd slice (kubelet's systemd
+/// driver), but sends `SystemdCgroup` only to runc-type handlers: without this, the
+/// husk shim would take `kubepods-…slice:cri-containerd:<id>` as a directory name.
+pub fn use_systemd_driver(systemd_cgroup: bool, cgroups_path: Option<&str>) -> bool {
+    systemd_cgroup || cgroups_path.is_some_and(husk::cgroups::is_systemd_cgroups_path)
+}
+
 /// Field 2 (`config_path`) of a `runtimeoptions.v1.Options`.
 fn cri_config_path(value: &[u8]) -> Result<String, String> {
     let mut is = CodedInputStream::from_bytes(value);
@@ -192,5 +201,22 @@ mod tests {
             .0
             .contains("ConfigPath"));
         assert!(parse(Some(&any(CRI_OPTIONS, vec![0x0a, 1, b'x'])), "n").is_ok());
+    }
+
+    #[test]
+    fn systemd_driver_from_the_option_or_the_path() {
+        let kubelet = "kubepods-besteffort-pod6d4b2c1e_77aa.slice:cri-containerd:0123abcd";
+        assert!(use_systemd_driver(false, Some(kubelet)));
+        assert!(use_systemd_driver(true, None));
+        assert!(use_systemd_driver(
+            true,
+            Some("/kubepods/besteffort/pod1/x")
+        ));
+        assert!(!use_systemd_driver(false, None));
+        assert!(!use_systemd_driver(
+            false,
+            Some("/kubepods/besteffort/pod1/x")
+        ));
+        assert!(!use_systemd_driver(false, Some("k8s.io/0123abcd")));
     }
 }

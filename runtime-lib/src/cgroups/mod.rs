@@ -49,4 +49,4 @@ pub use stats::{
     page_size_name, Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats,
     Throttling,
 };
-pub use systemd::{SystemdError, SystemdUnit};
+pub use systemd::{is_systemd_cgroups_path, SystemdError, SystemdUnit};

@@ -24,7 +24,7 @@ pub const CONFIG_FIELDS: &[(&str, Support)] = &[
     ("mounts[].destination", Yes("proc and sysfs must go on a real directory of the image (a symlink there is refused, as runc)")),
     ("mounts[].source", Yes("")),
     ("mounts[].type", Yes("a tmpfs without mode= keeps the mode of the directory it covers (runc's rule)")),
-    ("mounts[].options", Yes("mount(8) flags, propagation, recursive attributes (rro, ...), idmap/ridmap; tmpcopyup is refused")),
+    ("mounts[].options", Yes("mount(8) flags, propagation, recursive attributes (rro, ...), idmap/ridmap, tmpcopyup (a tmpfs starts with a copy of the directory it covers)")),
     ("mounts[].uidMappings[]", Yes("idmapped bind mounts (MOUNT_ATTR_IDMAP); without mappings, idmap/ridmap use the container's")),
     ("mounts[].gidMappings[]", Yes("must come with uidMappings")),
     ("process.terminal", Yes("")),

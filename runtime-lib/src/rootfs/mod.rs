@@ -1,6 +1,7 @@
 //! The container's root filesystem: mounts, /dev, masked and read-only paths,
 //! then pivot_root (or chroot / MS_MOVE). Planned in [`plan`], applied in the init.
 
+mod copyup;
 mod dev;
 pub mod idmap;
 mod mount;

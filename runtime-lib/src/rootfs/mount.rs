@@ -98,6 +98,8 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
             "bind mount",
         ))?;
         remount_bind(root, m, flags)?;
+    } else if m.copyup {
+        tmpfs_copyup(root, m, &dest, flags)?;
     } else {
         let data = (!data.is_empty()).then_some(data.as_str());
         let source = m
@@ -182,6 +184,55 @@ fn refuse_symlinked(root: &Root, m: &MountOp) -> Result<(), RootfsError> {
             m.typ
         )),
     })
+}
+
+/// `tmpcopyup`: the tmpfs is mounted writable over `dest`, filled from the directory it
+/// covers (still reachable through an fd opened before the mount), given that
+/// directory's mode, then made read-only if the mount asks for it.
+fn tmpfs_copyup(
+    root: &Root,
+    m: &MountOp,
+    dest: &std::os::fd::OwnedFd,
+    flags: MsFlags,
+) -> Result<(), RootfsError> {
+    let covered = super::copyup::open_dir(dest.as_fd())
+        .map_err(apply_err(what(m), "open the directory to copy up"))?;
+    let data = (!m.data.is_empty()).then_some(m.data.as_str());
+    let source = m.source.as_deref().unwrap_or(Path::new("tmpfs"));
+    let rw = flags & !MsFlags::MS_RDONLY;
+    mount(Some(source), &sys::fd_path(dest), Some("tmpfs"), rw, data)
+        .map_err(apply_err(what(m), "mount"))?;
+    // Re-open: the path now leads to the new tmpfs.
+    let fresh = root.open_path(&m.dest)?;
+    let fresh =
+        super::copyup::open_dir(fresh.as_fd()).map_err(apply_err(what(m), "open the new tmpfs"))?;
+    super::copyup::copy_tree(covered.as_fd(), fresh.as_fd()).map_err(|e| RootfsError::Apply {
+        what: format!(
+            "{} (tmpcopyup of {})",
+            what(m),
+            super::copyup::shown(&e.path)
+        ),
+        op: e.op,
+        source: e.source,
+    })?;
+    // As runc: the tmpfs root takes the mode of the directory it covers, unless the
+    // mount names one (runc overrides even `mode=`; an explicit option wins here).
+    if !m.data.split(',').any(|o| o.starts_with("mode=")) {
+        let st = nix::sys::stat::fstat(&covered).map_err(apply_err(what(m), "fstat"))?;
+        nix::sys::stat::fchmod(&fresh, super::copyup::perm_bits(st.st_mode))
+            .map_err(apply_err(what(m), "chmod the tmpfs root"))?;
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        mount(
+            NONE,
+            &sys::fd_path(&fresh),
+            NONE,
+            flags | MsFlags::MS_REMOUNT,
+            data,
+        )
+        .map_err(apply_err(what(m), "remount read-only"))?;
+    }
+    Ok(())
 }
 
 /// After a bind: the mount's other flags (ro, nosuid, ...) need a bind remount.

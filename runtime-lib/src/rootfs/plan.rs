@@ -33,6 +33,9 @@ pub struct MountOp {
     /// An idmapped bind (`uidMappings`/`gidMappings`, `idmap`/`ridmap`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idmap: Option<super::idmap::IdmapOp>,
+    /// `tmpcopyup` on a tmpfs: the new tmpfs starts with a copy of the directory it covers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub copyup: bool,
 }
 
 impl MountOp {
@@ -139,6 +142,7 @@ pub fn plan_mount(
         data: String::new(),
         rec_attr: None,
         idmap: None,
+        copyup: false,
     };
     let mut data = Vec::new();
     for o in m.options().iter().flatten() {
@@ -166,10 +170,8 @@ pub fn plan_mount(
         } else if o == "idmap" || o == "ridmap" {
             // Not a mount(2) option: planned by `idmap::plan`.
         } else if o == "tmpcopyup" {
-            return Err(RootfsError::Plan {
-                field: format!("mounts[{index}].options"),
-                reason: format!("option {o:?} is not supported yet"),
-            });
+            // Not a mount(2) option; like runc, it only means something on a tmpfs.
+            op.copyup = op.typ == "tmpfs";
         } else {
             data.push(o.as_str());
         }
@@ -275,6 +277,18 @@ mod tests {
         let (set, clr) = op.rec_attr.unwrap();
         assert_eq!(set, libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID);
         assert_eq!(clr, libc::MOUNT_ATTR_NODEV);
+    }
+
+    #[test]
+    fn tmpcopyup_only_on_tmpfs() {
+        let op = mount(
+            r#"{"destination":"/etc","type":"tmpfs","source":"tmpfs","options":["rw","tmpcopyup","size=65536k"]}"#,
+        );
+        assert!(op.copyup);
+        assert_eq!(op.data, "size=65536k");
+        let op = mount(r#"{"destination":"/x","source":"/y","options":["rbind","tmpcopyup"]}"#);
+        assert!(!op.copyup);
+        assert_eq!(op.data, "");
     }
 
     #[test]

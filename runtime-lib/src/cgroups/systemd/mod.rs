@@ -65,7 +65,7 @@ use super::handle::{CgroupDir, CgroupHandle};
 use super::layout::{CgroupMode, HostLayout};
 use super::path;
 
-pub use name::ScopeName;
+pub use name::{is_systemd_cgroups_path, ScopeName};
 
 /// Starting the scope: systemd's job, plus connecting.
 const START_TIMEOUT: Duration = Duration::from_secs(40);

@@ -93,6 +93,24 @@ pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<ScopeName, SystemdE
     })
 }
 
+/// Whether `cgroups_path` is written in the systemd driver's `slice:prefix:name` form
+/// (containerd's CRI writes `kubepods-…-pod<uid>.slice:cri-containerd:<id>` when the
+/// pod's parent is a slice), rather than a cgroupfs path.
+///
+/// A caller that was not told which driver to use (the shim gets no `SystemdCgroup`
+/// for a non-runc runtime type) can choose by this: a cgroupfs path is absolute or a
+/// plain relative path, and has no colons in practice. Requires three parts, the
+/// slice empty or a valid `.slice` name, a non-empty name and no `/` anywhere.
+pub fn is_systemd_cgroups_path(cgroups_path: &str) -> bool {
+    let parts: Vec<&str> = cgroups_path.split(':').collect();
+    let [slice, _prefix, name] = parts[..] else {
+        return false;
+    };
+    !cgroups_path.contains('/')
+        && !name.is_empty()
+        && (slice.is_empty() || expand_slice(slice).is_ok())
+}
+
 fn bad(path: &str, reason: &str) -> SystemdError {
     SystemdError::BadPath {
         path: path.to_string(),
@@ -249,5 +267,30 @@ mod tests {
         assert!(err(None, &long).contains("longer than"));
         // The message names the field and the value.
         assert!(err(Some("/a/b"), "x").starts_with("linux.cgroupsPath \"/a/b\": "));
+    }
+
+    #[test]
+    fn systemd_form_is_recognised() {
+        for p in [
+            "kubepods-burstable-pod0123_4567.slice:cri-containerd:abc123",
+            "system.slice:husk:c1",
+            ":husk:c1",
+            "kubepods.slice:cri-containerd:x",
+        ] {
+            assert!(is_systemd_cgroups_path(p), "{p}");
+        }
+        for p in [
+            "",
+            "/kubepods/burstable/pod1/abc",
+            "kubepods/besteffort/abc",
+            "a:b",
+            "a:b:c:d",
+            "system.slice:husk:",
+            "notaslice:husk:c1",
+            "/system.slice:husk:c1",
+            "a--b.slice:x:y",
+        ] {
+            assert!(!is_systemd_cgroups_path(p), "{p}");
+        }
     }
 }
