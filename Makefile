@@ -54,6 +54,7 @@ test: deps
 	$(CARGO) test --workspace -- --test-threads=4
 	V2_RUNTIMES=husk bash conformance/vm/test-v2.sh target/debug/husk
 	SD_RUNTIMES=husk bash conformance/vm/test-systemd.sh target/debug/husk
+	$(MAKE) --no-print-directory install-test
 
 CONFORMANCE := target/$(PROFILE)/husk-conformance
 RUNTIMES    := --runtime husk=$(HUSK) --runtime runc=/usr/sbin/runc --runtime crun=/usr/bin/crun
@@ -83,3 +84,100 @@ lint:
 clean:
 	$(CARGO) clean
 	rm -rf $(DEMO)
+
+# ---- Installing: `make install` / `make uninstall` (PREFIX, DESTDIR), `make deb` ----
+# The husk binary, the static shim (as `make shim` builds it), man pages and shell
+# completions generated from the CLI's own definition, docs and operator examples.
+# Nothing under /etc is written: configuring docker, podman or containerd stays the
+# operator's choice (docs/examples show how).
+.PHONY: install install-files uninstall man deb deb-deps deb-test install-test docs docs-deps
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+DOCDIR      ?= $(DATADIR)/doc/husk
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+# Debian's zsh reads vendor-completions for packages, site-functions for local installs.
+ZSHCOMPDIR  ?= $(DATADIR)/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+MANBUILD    ?= target/man
+DOCS_SHIPPED := README.md docs/getting-started.md docs/user-guide.md docs/cli.md docs/containerd.md docs/security.md docs/config-fields.md
+EXAMPLES    := daemon.json containers.conf config.toml runtimeclass.yaml
+
+install: build shim
+	@$(MAKE) --no-print-directory install-files
+
+# Installs already-built binaries (HUSK=..., SHIM=... to pick others); re-running it
+# overwrites the same files, so it is idempotent.
+install-files:
+	@test -x $(HUSK) || { echo "$(HUSK) is missing: make build"; exit 1; }
+	@test -x $(SHIM) || { echo "$(SHIM) is missing: make shim"; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(FISHCOMPDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(HUSK) $(DESTDIR)$(BINDIR)/husk
+	install -m 0755 $(SHIM) $(DESTDIR)$(BINDIR)/containerd-shim-husk-v2
+	rm -rf $(MANBUILD) && $(HUSK) completion --man $(MANBUILD) >/dev/null
+	rm -f $(DESTDIR)$(MANDIR)/man8/husk.8 $(DESTDIR)$(MANDIR)/man8/husk-*.8
+	install -m 0644 $(MANBUILD)/*.8 $(DESTDIR)$(MANDIR)/man8/
+	$(HUSK) completion bash > $(DESTDIR)$(BASHCOMPDIR)/husk
+	$(HUSK) completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_husk
+	$(HUSK) completion fish > $(DESTDIR)$(FISHCOMPDIR)/husk.fish
+	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/husk $(DESTDIR)$(ZSHCOMPDIR)/_husk $(DESTDIR)$(FISHCOMPDIR)/husk.fish
+	install -m 0644 $(DOCS_SHIPPED) $(DESTDIR)$(DOCDIR)/
+	for f in $(EXAMPLES); do sed 's|@BINDIR@|$(BINDIR)|g' packaging/examples/$$f > $(DESTDIR)$(DOCDIR)/examples/$$f; \
+		chmod 0644 $(DESTDIR)$(DOCDIR)/examples/$$f; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/husk $(DESTDIR)$(BINDIR)/containerd-shim-husk-v2
+	rm -f $(DESTDIR)$(MANDIR)/man8/husk.8 $(DESTDIR)$(MANDIR)/man8/husk-*.8
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/husk $(DESTDIR)$(ZSHCOMPDIR)/_husk $(DESTDIR)$(FISHCOMPDIR)/husk.fish
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS_SHIPPED)) $(addprefix examples/,$(EXAMPLES)))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# Man pages alone (target/man), for a look: man -l target/man/husk.8
+man: build
+	rm -rf $(MANBUILD) && $(HUSK) completion --man $(MANBUILD)
+
+# The Debian package: target/deb/husk_<version>_<arch>.deb, built with dpkg-deb from
+# a staged `make install-files PREFIX=/usr`. Reproducible: file times are clamped to
+# the last commit's time, owners are root, and dpkg-deb uses SOURCE_DATE_EPOCH.
+DEB_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+DEB_ARCH     = $(shell dpkg --print-architecture)
+DEB_STAGE   := target/deb/stage
+DEB         := target/deb/husk_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_EPOCH    = $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+DEB_PKGS    := dpkg-dev lintian man-db fakeroot
+
+# The cheap install test (in `make test`): DESTDIR install of the debug binaries,
+# file list, man pages, completions, examples, idempotence, uninstall.
+install-test:
+	bash packaging/test-install.sh target/debug/husk target/debug/containerd-shim-husk-v2
+
+deb-deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
+
+deb: deps deb-deps build shim
+	@head -1 packaging/debian/changelog | grep -q "($(DEB_VERSION))" || \
+		{ echo "packaging/debian/changelog does not start with version $(DEB_VERSION)"; exit 1; }
+	rm -rf $(DEB_STAGE) && mkdir -p $(DEB_STAGE)/DEBIAN
+	$(MAKE) --no-print-directory install-files DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr >/dev/null
+	gzip -9n $(DEB_STAGE)/usr/share/man/man8/*.8
+	install -m 0644 packaging/debian/copyright $(DEB_STAGE)/usr/share/doc/husk/copyright
+	gzip -9n < packaging/debian/changelog > $(DEB_STAGE)/usr/share/doc/husk/changelog.gz
+	cd target/deb && mkdir -p debian && printf 'Source: husk\n\nPackage: husk\nArchitecture: any\n' > debian/control && \
+		dpkg-shlibdeps -O -e stage/usr/bin/husk 2>/dev/null | sed -n 's/^shlibs:Depends=//p' > depends
+	@test -s target/deb/depends || { echo "dpkg-shlibdeps found no dependencies"; exit 1; }
+	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' \
+		-e "s|@SIZE@|$$(du -sk --apparent-size $(DEB_STAGE)/usr | cut -f1)|" \
+		-e "s|@DEPENDS@|$$(cat target/deb/depends)|" \
+		-e "s|@STATIC_BUILT_USING@|$$(dpkg-query -W -f='$${source:Package} (= $${source:Version}), ' libc6-dev libseccomp-dev | sed 's/, $$//')|" \
+		packaging/debian/control.in > $(DEB_STAGE)/DEBIAN/control
+	cd $(DEB_STAGE) && find usr -type f | LC_ALL=C sort | xargs md5sum > DEBIAN/md5sums
+	chmod 0644 $(DEB_STAGE)/DEBIAN/control $(DEB_STAGE)/DEBIAN/md5sums
+	find $(DEB_STAGE) -type d -exec chmod 0755 {} +
+	find $(DEB_STAGE) -exec touch -h -d @$(DEB_EPOCH) {} +
+	SOURCE_DATE_EPOCH=$(DEB_EPOCH) dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB)
+	@ls -l $(DEB)
+	lintian --fail-on error $(DEB)

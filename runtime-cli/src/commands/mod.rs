@@ -2,6 +2,7 @@
 //! `activation` hold what `run`, `create` and `exec` share.
 
 pub mod activation;
+pub mod completion;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -60,6 +61,8 @@ pub enum Command {
     Events(events::Args),
     /// Run a new process inside a container.
     Exec(exec::Args),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completion(completion::Args),
 }
 
 impl Command {
@@ -90,5 +93,6 @@ pub fn run(cmd: Command, ctx: &Ctx) -> CmdResult {
         Command::Update(a) => update::run(a, ctx),
         Command::Events(a) => events::run(a, ctx),
         Command::Exec(a) => exec::run(a, ctx),
+        Command::Completion(a) => completion::run(a, ctx),
     }
 }
