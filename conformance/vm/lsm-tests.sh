@@ -219,6 +219,7 @@ EOF
     $c run -d --rootfs --runtime $runtime --apparmor-default-profile $PROF "$T/rootfs" $id sleep 1000 \
       </dev/null >"$CD/run-$rt.log" 2>&1
     pid=$($c t ls 2>/dev/null | awk -v id=$id '$1 == id { print $2 }')
+    [ -n "$pid" ] || { echo "ctr run ($rt) failed:"; tail -n 5 "$CD/run-$rt.log"; tail -n 5 "$CD/log"; }
     check $rt "containerd: the container gets the default profile" "$(attr < /proc/${pid:-0}/attr/current 2>&1)" "$PROF (enforce)"
     out=$($c t exec --exec-id e1 $id cat /proc/self/attr/current 2>&1 | attr)
     check $rt "containerd: exec gets the default profile (CRI's exec)" "$out" "$PROF (enforce)"
