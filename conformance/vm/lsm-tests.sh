@@ -74,7 +74,8 @@ rtc() { # rtc RT ARGS...: the runtime with its private state root
 rm -rf "$T" "$STATE"; mkdir -p "$T/rootfs" "$STATE"
 for d in bin proc sys dev tmp etc; do mkdir -p "$T/rootfs/$d"; done
 cp /bin/busybox "$T/rootfs/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$T/rootfs/bin/$a"; done
+# One process for every applet link (a fork per link costs ~50 ms under TCG).
+chroot "$T/rootfs" /bin/busybox --install -s /bin || exit 2
 echo 'root:x:0:0:root:/:/bin/sh' > "$T/rootfs/etc/passwd"
 (cd "$T" && "$HUSK" spec) || exit 2
 jq --arg r "$T/rootfs" '.root = {path: $r, readonly: false} | .process.terminal = false' \
@@ -184,6 +185,7 @@ EOF
     check $rt "apparmorProfile unconfined is accepted" "$(run $rt "$unconf" | attr)" unconfined
   done
   [ "${LSM_CONTAINERD:-0}" = 1 ] && containerd_apparmor_tests
+  [ "${LSM_DOCKER:-0}" = 1 ] && docker_apparmor_tests
   check husk "features: apparmor.host annotation" \
     "$("$HUSK" features | jq -r '.annotations["io.github.husk.apparmor.host"]')" enabled
 }
@@ -216,7 +218,7 @@ EOF
   for rt in "${RUNTIMES[@]}"; do
     case $rt in husk) runtime=io.containerd.husk.v2 ;; runc) runtime=io.containerd.runc.v2 ;; esac
     id=lsm-cd-$rt
-    $c run -d --rootfs --runtime $runtime --apparmor-default-profile $PROF "$T/rootfs" $id sleep 1000 \
+    $c run -d --rootfs --runtime $runtime --env PATH=/bin --apparmor-default-profile $PROF "$T/rootfs" $id /bin/sleep 1000 \
       </dev/null >"$CD/run-$rt.log" 2>&1
     pid=$($c t ls 2>/dev/null | awk -v id=$id '$1 == id { print $2 }')
     [ -n "$pid" ] || { echo "ctr run ($rt) failed:"; tail -n 5 "$CD/run-$rt.log"; tail -n 5 "$CD/log"; }
@@ -227,6 +229,37 @@ EOF
     $c t rm -f $id >/dev/null 2>&1; $c c rm $id >/dev/null 2>&1
   done
   kill $cpid 2>/dev/null; wait $cpid 2>/dev/null
+}
+
+# docker as a user drives it: `dockerd --add-runtime husk=...` loads its own
+# docker-default profile and passes it for the container and every exec.
+docker_apparmor_tests() {
+  command -v dockerd >/dev/null && [ -x /usr/bin/docker ] \
+    || { record husk "docker: dockerd present" FAIL "dockerd or /usr/bin/docker missing"; return; }
+  local D=/run/husk-lsm-docker img=$T/image
+  mkdir -p "$D" "$img"
+  # A docker-save archive of the busybox rootfs (no registry here).
+  tar -C "$T/rootfs" --numeric-owner -cf "$img/layer.tar" .
+  local diff; diff=$(sha256sum "$img/layer.tar" | cut -d' ' -f1)
+  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff" > "$img/config.json"
+  printf '[{"Config":"config.json","RepoTags":["husk-lsm:latest"],"Layers":["layer.tar"]}]' > "$img/manifest.json"
+  tar -C "$img" -cf "$D/image.tar" config.json manifest.json layer.tar
+  dockerd --data-root "$D/root" --exec-root "$D/exec" -H "unix://$D/sock" --pidfile "$D/pid" \
+    --storage-driver vfs --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
+    --add-runtime husk="$HUSK" > "$D/log" 2>&1 &
+  local dpid=$! i
+  local d="/usr/bin/docker -H unix://$D/sock" rt out
+  for i in $(seq 600); do $d version >/dev/null 2>&1 && break; sleep 0.2; done
+  $d load -i "$D/image.tar" >/dev/null 2>&1 || { record husk "docker: image loads" FAIL "$(tail -n 3 "$D/log")"; }
+  for rt in "${RUNTIMES[@]}"; do
+    out=$($d run --rm --runtime $rt --network none husk-lsm cat /proc/self/attr/current 2>&1 | attr)
+    check $rt "docker: the container gets docker-default" "$out" "docker-default (enforce)"
+    $d run -d --name lsm-d-$rt --runtime $rt --network none husk-lsm sleep 1000 >/dev/null 2>&1
+    out=$($d exec lsm-d-$rt cat /proc/self/attr/current 2>&1 | attr)
+    check $rt "docker: exec gets docker-default" "$out" "docker-default (enforce)"
+    $d rm -f lsm-d-$rt >/dev/null 2>&1
+  done
+  kill $dpid 2>/dev/null; wait $dpid 2>/dev/null
 }
 
 # ------------------------------------------------------------------ SELinux
