@@ -6,6 +6,8 @@ PROFILE    ?= release
 HUSK       := target/$(PROFILE)/husk
 DEMO       := target/demo
 APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils
+# The LSM guests (conformance/vm/test-lsm.sh) use the host's AppArmor and SELinux tools.
+APT_PKGS   += apparmor apparmor-utils selinux-policy-default policycoreutils selinux-utils jq
 export DEBIAN_FRONTEND := noninteractive
 
 .PHONY: all deps build shim demo test test-unit test-integration conformance bench clean fmt lint
@@ -54,6 +56,7 @@ test: deps
 	$(CARGO) test --workspace -- --test-threads=4
 	V2_RUNTIMES=husk bash conformance/vm/test-v2.sh target/debug/husk
 	SD_RUNTIMES=husk bash conformance/vm/test-systemd.sh target/debug/husk
+	LSM_RUNTIMES=husk bash conformance/vm/test-lsm.sh target/debug/husk
 	$(MAKE) --no-print-directory install-test
 
 CONFORMANCE := target/$(PROFILE)/husk-conformance
@@ -67,6 +70,7 @@ conformance: deps build
 	bash conformance/oci-validation/compare.sh husk=$(HUSK) runc=/usr/sbin/runc
 	V2_RUNTIMES="husk runc crun" bash conformance/vm/test-v2.sh $(HUSK)
 	SD_RUNTIMES="husk runc crun" bash conformance/vm/test-systemd.sh $(HUSK)
+	LSM_RUNTIMES="husk runc" LSM_CONTAINERD=1 bash conformance/vm/test-lsm.sh $(HUSK)
 
 # Benchmarks of husk, runc and crun in one interleaved run; writes docs/benchmarks.md.
 # Then the shim against containerd's runc shim (memory, ctr run latency): docs/shim-benchmarks.md.

@@ -74,7 +74,8 @@ rtc() { # rtc RT ARGS...: the runtime with its private state root
 rm -rf "$T" "$STATE"; mkdir -p "$T/rootfs" "$STATE"
 for d in bin proc sys dev tmp etc; do mkdir -p "$T/rootfs/$d"; done
 cp /bin/busybox "$T/rootfs/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$T/rootfs/bin/$a"; done
+# One process for every applet link (a fork per link costs ~50 ms under TCG).
+chroot "$T/rootfs" /bin/busybox --install -s /bin || exit 2
 echo 'root:x:0:0:root:/:/bin/sh' > "$T/rootfs/etc/passwd"
 (cd "$T" && "$HUSK" spec) || exit 2
 jq --arg r "$T/rootfs" '.root = {path: $r, readonly: false} | .process.terminal = false' \
@@ -183,8 +184,82 @@ EOF
     rtc $rt delete -f "$id" >/dev/null 2>&1
     check $rt "apparmorProfile unconfined is accepted" "$(run $rt "$unconf" | attr)" unconfined
   done
+  [ "${LSM_CONTAINERD:-0}" = 1 ] && containerd_apparmor_tests
+  [ "${LSM_DOCKER:-0}" = 1 ] && docker_apparmor_tests
   check husk "features: apparmor.host annotation" \
     "$("$HUSK" features | jq -r '.annotations["io.github.husk.apparmor.host"]')" enabled
+}
+
+# containerd as its CRI drives exec: the container's spec carries containerd's
+# default profile (ctr --apparmor-default-profile loads it as the CRI does) and
+# every exec's process inherits it, through containerd-shim-husk-v2 (rows "husk")
+# and containerd-shim-runc-v2 with runc (rows "runc").
+containerd_apparmor_tests() {
+  local shim; shim=$(dirname "$HUSK_SRC")/containerd-shim-husk-v2
+  [ -x "$shim" ] && command -v containerd >/dev/null && command -v ctr >/dev/null \
+    || { record husk "containerd: shim and containerd present" FAIL "$shim or containerd missing"; return; }
+  local CD=/run/husk-lsm-containerd PROF=cri-containerd.apparmor.d
+  mkdir -p "$CD/bin"
+  cp "$shim" "$CD/bin/containerd-shim-husk-v2"
+  cat > "$CD/config.toml" <<EOF
+version = 2
+root = "$CD/root"
+state = "$CD/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$CD/sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CD/opt"
+EOF
+  PATH=$CD/bin:$PATH containerd --config "$CD/config.toml" > "$CD/log" 2>&1 &
+  local cpid=$! i
+  for i in $(seq 300); do [ -S "$CD/sock" ] && ctr -a "$CD/sock" version >/dev/null 2>&1 && break; sleep 0.2; done
+  local c="ctr -a $CD/sock -n lsm" rt runtime id out pid
+  for rt in "${RUNTIMES[@]}"; do
+    case $rt in husk) runtime=io.containerd.husk.v2 ;; runc) runtime=io.containerd.runc.v2 ;; esac
+    id=lsm-cd-$rt
+    $c run -d --rootfs --runtime $runtime --env PATH=/bin --apparmor-default-profile $PROF "$T/rootfs" $id /bin/sleep 1000 \
+      </dev/null >"$CD/run-$rt.log" 2>&1
+    pid=$($c t ls 2>/dev/null | awk -v id=$id '$1 == id { print $2 }')
+    [ -n "$pid" ] || { echo "ctr run ($rt) failed:"; tail -n 5 "$CD/run-$rt.log"; tail -n 5 "$CD/log"; }
+    check $rt "containerd: the container gets the default profile" "$(attr < /proc/${pid:-0}/attr/current 2>&1)" "$PROF (enforce)"
+    out=$($c t exec --exec-id e1 $id cat /proc/self/attr/current 2>&1 | attr)
+    check $rt "containerd: exec gets the default profile (CRI's exec)" "$out" "$PROF (enforce)"
+    $c t kill -s KILL $id >/dev/null 2>&1; sleep 0.5
+    $c t rm -f $id >/dev/null 2>&1; $c c rm $id >/dev/null 2>&1
+  done
+  kill $cpid 2>/dev/null; wait $cpid 2>/dev/null
+}
+
+# docker as a user drives it: `dockerd --add-runtime husk=...` loads its own
+# docker-default profile and passes it for the container and every exec.
+docker_apparmor_tests() {
+  command -v dockerd >/dev/null && [ -x /usr/bin/docker ] \
+    || { record husk "docker: dockerd present" FAIL "dockerd or /usr/bin/docker missing"; return; }
+  local D=/run/husk-lsm-docker img=$T/image
+  mkdir -p "$D" "$img"
+  # A docker-save archive of the busybox rootfs (no registry here).
+  tar -C "$T/rootfs" --numeric-owner -cf "$img/layer.tar" .
+  local diff; diff=$(sha256sum "$img/layer.tar" | cut -d' ' -f1)
+  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff" > "$img/config.json"
+  printf '[{"Config":"config.json","RepoTags":["husk-lsm:latest"],"Layers":["layer.tar"]}]' > "$img/manifest.json"
+  tar -C "$img" -cf "$D/image.tar" config.json manifest.json layer.tar
+  dockerd --data-root "$D/root" --exec-root "$D/exec" -H "unix://$D/sock" --pidfile "$D/pid" \
+    --storage-driver vfs --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
+    --add-runtime husk="$HUSK" > "$D/log" 2>&1 &
+  local dpid=$! i
+  local d="/usr/bin/docker -H unix://$D/sock" rt out
+  for i in $(seq 600); do $d version >/dev/null 2>&1 && break; sleep 0.2; done
+  $d load -i "$D/image.tar" >/dev/null 2>&1 || { record husk "docker: image loads" FAIL "$(tail -n 3 "$D/log")"; }
+  for rt in "${RUNTIMES[@]}"; do
+    out=$($d run --rm --runtime $rt --network none husk-lsm cat /proc/self/attr/current 2>&1 | attr)
+    check $rt "docker: the container gets docker-default" "$out" "docker-default (enforce)"
+    $d run -d --name lsm-d-$rt --runtime $rt --network none husk-lsm sleep 1000 >/dev/null 2>&1
+    out=$($d exec lsm-d-$rt cat /proc/self/attr/current 2>&1 | attr)
+    check $rt "docker: exec gets docker-default" "$out" "docker-default (enforce)"
+    $d rm -f lsm-d-$rt >/dev/null 2>&1
+  done
+  kill $dpid 2>/dev/null; wait $dpid 2>/dev/null
 }
 
 # ------------------------------------------------------------------ SELinux
@@ -195,9 +270,21 @@ selinux_tests() {
   fi
   setenforce 0
   echo "SELinux: $(getenforce), policy $(cat /sys/fs/selinux/policyvers), my label $(attr < /proc/self/attr/current)"
-  # Labels valid in Debian's default policy; MCS categories put commas in them.
-  local L=system_u:system_r:container_t:s0:c1,c2 LX=system_u:system_r:container_t:s0:c3,c4
-  local ML=system_u:object_r:container_file_t:s0:c1,c2
+  # The first container types the loaded policy knows (Debian's default policy has
+  # no container module: initrc_t and tmpfs_t there); MCS categories put commas
+  # in the labels. A write to selinuxfs's context file checks a label.
+  valid() { printf %s "$1" > /sys/fs/selinux/context 2>/dev/null; }
+  local t L LX ML
+  for t in container_t svirt_lxc_net_t initrc_t; do
+    valid "system_u:system_r:$t:s0:c1,c2" && break
+  done
+  L=system_u:system_r:$t:s0:c1,c2 LX=system_u:system_r:$t:s0:c3,c4
+  for t in container_file_t svirt_sandbox_file_t tmpfs_t; do
+    valid "system_u:object_r:$t:s0:c1,c2" && break
+  done
+  ML=system_u:object_r:$t:s0:c1,c2
+  valid "$L" && valid "$ML" || { echo "lsm-tests: no valid container labels in this policy"; exit 2; }
+  echo "labels: process $L, exec $LX, mount $ML"
   local labelled=$T/labelled sleeper=$T/se-sleeper mounted=$T/mounted
   mkb labelled '.process.selinuxLabel = $l | .process.args = ["cat","/proc/self/attr/current"]' --arg l $L
   mkb se-sleeper '.process.selinuxLabel = $l | .linux.mountLabel = $m | .process.args = ["sleep","1000"]' --arg l $L --arg m $ML
@@ -227,6 +314,16 @@ selinux_tests() {
     for mp in /proc /sys; do
       check $rt "no mountLabel on $mp" "$(case " $ctx " in *" $mp "*) echo yes ;; *) echo no ;; esac)" no
     done
+  done
+  local badl=system_u:system_r:husk_no_such_t:s0 id st
+  mkb bad-label '.process.selinuxLabel = $l | .process.args = ["true"]' --arg l $badl
+  for rt in "${RUNTIMES[@]}"; do
+    id=lsm-$rt-badlabel-$RANDOM
+    out=$(rtc $rt create --bundle "$T/bad-label" "$id" </dev/null 2>&1); st=$?
+    check $rt "a label the policy lacks fails create" "$([ $st != 0 ] && echo failed || echo created)" failed
+    check_has $rt "the error names the label" "$out" "$badl"
+    check $rt "nothing is left after the failed create" "$(nothing_left $rt "$id")" none
+    rtc $rt delete -f "$id" >/dev/null 2>&1
   done
   check husk "features: selinux.host annotation" \
     "$("$HUSK" features | jq -r '.annotations["io.github.husk.selinux.host"]')" enabled

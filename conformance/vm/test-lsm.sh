@@ -24,7 +24,7 @@ command -v jq >/dev/null 2>&1 || skip "jq not installed (make deps)"
 
 export LSM_RUNTIMES=${LSM_RUNTIMES:-husk}
 export VM_TIMEOUT=${VM_TIMEOUT:-900}
-export VM_PASSENV="${VM_PASSENV:-} LSM_RUNTIMES"
+export VM_PASSENV="${VM_PASSENV:-} LSM_RUNTIMES LSM_CONTAINERD LSM_DOCKER"
 status=0
 for mode in ${LSM_MODES:-apparmor selinux}; do
   case $mode in

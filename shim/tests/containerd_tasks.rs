@@ -442,3 +442,42 @@ fn rpc_exec_closeio_wait_kill_delete() {
     );
     assert_eq!(env.task_status("rpc1").as_deref(), Some("RUNNING"));
 }
+
+/// containerd's CRI puts its AppArmor profile in every exec's process: the shim
+/// hands `apparmorProfile` to the library unchanged. A profile the host cannot
+/// apply (here: never loaded, or AppArmor off) fails Start naming it, and the
+/// container carries on (the guest set conformance/vm/test-lsm.sh checks that a
+/// loaded profile confines the exec'd process).
+#[test]
+fn exec_apparmor_profile_reaches_the_library() {
+    let Some(env) = Env::start("lsm") else {
+        return;
+    };
+    env.run_detached(&husk(), &[], "lsm1", &["sleep", "1000"]);
+    assert!(env.wait_status("lsm1", "RUNNING"));
+    let client = common::task_client(&env, "lsm1");
+    let profile = format!("husk-shim-test-no-such-profile-{}", std::process::id());
+    let spec = format!(
+        r#"{{"args":["true"],"cwd":"/","env":["PATH=/bin"],"user":{{"uid":0,"gid":0}},"apparmorProfile":"{profile}"}}"#
+    );
+    let mut req = api::ExecProcessRequest::new();
+    req.id = "lsm1".into();
+    req.exec_id = "aa".into();
+    req.spec = MessageField::some(Any {
+        type_url: "types.containerd.io/opencontainers/runtime-spec/1/Process".into(),
+        value: spec.into_bytes(),
+        ..Default::default()
+    });
+    client.exec(ctx(), &req).expect("Exec");
+    let mut req = api::StartRequest::new();
+    req.id = "lsm1".into();
+    req.exec_id = "aa".into();
+    match client.start(ctx(), &req) {
+        Err(ttrpc::Error::RpcStatus(s)) => {
+            assert!(s.message().contains(&profile), "{}", s.message());
+            assert!(s.message().contains("apparmorProfile"), "{}", s.message());
+        }
+        other => panic!("Start of an exec with an unusable profile: {other:?}"),
+    }
+    assert_eq!(env.task_status("lsm1").as_deref(), Some("RUNNING"));
+}
