@@ -30,11 +30,20 @@ int main(void) {
 }
 "#;
 
+/// A static C program that only writes "hello".
+const HELLO_C: &str =
+    "#include <unistd.h>\nint main(void) { write(1, \"hello\\n\", 6); return 0; }\n";
+
 /// Compiles [`PROBE_C`] with gcc (-static) into `dir`.
 fn build_probe(dir: &Path) -> PathBuf {
-    let src = dir.join("probe.c");
-    let bin = dir.join("probe");
-    fs::write(&src, PROBE_C).unwrap();
+    build_c(dir, "probe", PROBE_C)
+}
+
+/// Compiles C `code` with gcc (-static) into `dir/name`.
+fn build_c(dir: &Path, name: &str, code: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    let bin = dir.join(name);
+    fs::write(&src, code).unwrap();
     let out = Command::new("gcc")
         .args(["-static", "-O1", "-o"])
         .arg(&bin)
@@ -110,4 +119,72 @@ fn syscalls_newer_than_the_profile_get_enosys() {
     b.config["linux"]["seccomp"]["defaultAction"] = Value::from("SCMP_ACT_ALLOW");
     let out = b.run_fg().ok().stdout;
     assert!(!out.starts_with("clone3 38\n"), "{out}");
+}
+
+/// What the init may still do once the filter is loaded: without no_new_privs the
+/// privilege drop (bounding set, stdio chown, groups and ids, umask, capabilities),
+/// then the hand-over to the runtime (Ready, the exec fifo) and execve.
+const AFTER_FILTER: &[&str] = &[
+    "prctl",
+    "capget",
+    "capset",
+    "setgroups",
+    "setresgid",
+    "setresuid",
+    "umask",
+    "newfstatat",
+    "fstat",
+    "statx",
+    "fchown",
+    "sendto",
+    "poll",
+    "read",
+    "fcntl",
+    "close",
+    "execve",
+    "rt_sigreturn",
+    "restart_syscall",
+];
+
+/// What the static hello program needs (strace of it on this host).
+const HELLO_NEEDS: &[&str] = &[
+    "arch_prctl",
+    "brk",
+    "exit_group",
+    "getrandom",
+    "mprotect",
+    "prlimit64",
+    "readlink",
+    "rseq",
+    "set_robust_list",
+    "set_tid_address",
+    "write",
+];
+
+#[test]
+fn a_minimal_allowlist_only_needs_the_privilege_drop_and_exec() {
+    let mut b = Bundle::new("scminimal");
+    let hello = build_c(&b.dir, "hello", HELLO_C);
+    fs::copy(&hello, b.rootfs.join("hello")).unwrap();
+    b.set_args(&["/hello"]);
+    let names: Vec<&str> = AFTER_FILTER.iter().chain(HELLO_NEEDS).copied().collect();
+    for default in ["SCMP_ACT_KILL_PROCESS", "SCMP_ACT_ERRNO"] {
+        b.config["linux"]["seccomp"] = json!({
+            "defaultAction": default,
+            "syscalls": [{ "names": names, "action": "SCMP_ACT_ALLOW" }],
+        });
+        // With no_new_privs the filter is the last step; without it, it comes before
+        // the user switch, which must then not touch procfs (fsopen, openat2, ...).
+        for (nnp, uid) in [(true, 0), (false, 0), (false, 1000), (true, 1000)] {
+            b.config["process"]["noNewPrivileges"] = json!(nnp);
+            b.config["process"]["user"] = json!({ "uid": uid, "gid": uid });
+            let out = b.run_fg();
+            assert_eq!(
+                (out.code, out.stdout.as_str()),
+                (0, "hello\n"),
+                "{default}, noNewPrivileges {nnp}, uid {uid}: {}",
+                out.stderr
+            );
+        }
+    }
 }

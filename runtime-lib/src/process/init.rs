@@ -131,7 +131,8 @@ fn setup(
     // capabilities a real-time policy or IOPRIO_CLASS_RT need.
     plan.attrs.apply().map_err(|e| e.to_string())?;
     // A cwd missing from the image is created for the init, as runc does.
-    let exe = finalize::drop_privileges(&plan.process, true, ch)?;
+    let prep = finalize::prepare(&plan.process, true)?;
+    let exe = finalize::drop_privileges(&plan.process, prep, ch)?;
     Ok((exe, hook_state))
 }
 
