@@ -188,3 +188,105 @@ fn a_minimal_allowlist_only_needs_the_privilege_drop_and_exec() {
         }
     }
 }
+
+/// Accepts one connection on `listener` (within 10 s) and returns the message and
+/// the fds received with it.
+fn receive_listener_message(listener: std::os::unix::net::UnixListener) -> (String, Vec<i32>) {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    listener.set_nonblocking(true).unwrap();
+    let start = std::time::Instant::now();
+    let conn = loop {
+        match listener.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    start.elapsed().as_secs() < 10,
+                    "nobody connected to the listener"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    conn.set_nonblocking(false).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg");
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().expect("cmsgs") {
+        if let ControlMessageOwned::ScmRights(f) = c {
+            fds.extend(f);
+        }
+    }
+    let n = msg.bytes;
+    (String::from_utf8_lossy(&buf[..n]).into_owned(), fds)
+}
+
+/// Checks what the agent got for container `id` (init `pid`) and closes the fd.
+#[track_caller]
+fn check_listener_message(text: &str, fds: &[i32], id: &str, pid: Option<i32>) {
+    let msg: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(msg["fds"], json!(["seccompFd"]), "{text}");
+    if let Some(pid) = pid {
+        assert_eq!(msg["pid"], json!(pid), "{text}");
+    }
+    assert_eq!(msg["metadata"], json!("husk-test"), "{text}");
+    assert_eq!(msg["state"]["id"], json!(id), "{text}");
+    assert_eq!(fds.len(), 1, "{text}");
+    let link = fs::read_link(format!("/proc/self/fd/{}", fds[0])).unwrap();
+    assert_eq!(link.to_string_lossy(), "anon_inode:seccomp notify");
+    // SAFETY: the fd came to us by SCM_RIGHTS and is ours to close.
+    unsafe { libc::close(fds[0]) };
+}
+
+#[test]
+fn seccomp_listener_gets_the_notify_fd_with_run_detach() {
+    let mut b = Bundle::new("sclisten");
+    for (i, nnp) in [true, false].into_iter().enumerate() {
+        let sock = b.dir.join(format!("agent{i}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let agent = std::thread::spawn(move || receive_listener_message(listener));
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        b.config["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock.to_str().unwrap(),
+            "listenerMetadata": "husk-test",
+            "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY" }],
+        });
+        let (id, pid) = b.run_detached(&["sleep", "1000"]);
+        let (text, fds) = agent.join().expect("agent thread");
+        check_listener_message(&text, &fds, &id, Some(pid));
+        b.husk(&["delete", "--force", &id]).ok();
+    }
+    // runc on the same config.
+    let sock = b.dir.join("agent-runc.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let agent = std::thread::spawn(move || receive_listener_message(listener));
+    b.config["linux"]["seccomp"]["listenerPath"] = json!(sock.to_str().unwrap());
+    b.write_config();
+    let id = format!("{}-runc", b.name);
+    let runc = |args: &[&str]| {
+        Command::new("runc")
+            .arg("--root")
+            .arg(b.dir.join("runc-state"))
+            .args(args)
+            .env(MARK, &b.name)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("runc")
+    };
+    assert!(runc(&["run", "--detach", "--bundle", b.dir_str(), &id]).success());
+    let (text, fds) = agent.join().expect("agent thread");
+    runc(&["delete", "--force", &id]);
+    check_listener_message(&text, &fds, &id, None);
+}
