@@ -261,3 +261,88 @@ fn user_and_time_namespaces_together() {
     assert_eq!(lines[1], ["0", "100000", "65536"]);
     assert_eq!(lines[2], ["boottime", "1000000", "0"]);
 }
+
+/// A host process holding a namespace; killed and reaped on drop.
+struct Holder(std::process::Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn mount_namespace_is_joined_last() {
+    // The network namespace path only resolves in the runtime's mounts: in the
+    // mount namespace to join, a tmpfs hides it. Listed after the mount namespace,
+    // it must still be opened (and joined) before it, as runc does.
+    let mut b = Bundle::new("nsjoinorder");
+    let nsdir = b.host_dir("nsdir");
+    let net = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "1000"])
+        .spawn()
+        .expect("unshare (util-linux)");
+    let net = Holder(net);
+    let net_pid = net.0.id();
+    let net_link = format!("/proc/{net_pid}/ns/net");
+    let host_net = host_ns("net");
+    let start = std::time::Instant::now();
+    while fs::read_link(&net_link)
+        .map(|l| l.to_string_lossy() == host_net)
+        .unwrap_or(true)
+    {
+        assert!(start.elapsed().as_secs() < 10, "netns holder did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::os::unix::fs::symlink(&net_link, nsdir.join("net")).unwrap();
+    // The container pivots inside the mount namespace it joins: a fresh one per runtime.
+    let bdir = b.dir.clone();
+    let mnt_holder = |tag: &str| {
+        let ready = bdir.join(format!("mnt-ready-{tag}"));
+        let script = format!(
+            "mount -t tmpfs hide {} && touch {} && exec sleep 1000",
+            nsdir.display(),
+            ready.display()
+        );
+        let h = Holder(
+            std::process::Command::new("unshare")
+                .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+                .spawn()
+                .expect("unshare"),
+        );
+        wait_for_content(&ready, "");
+        h
+    };
+    let want = fs::read_link(&net_link)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mnt = mnt_holder("husk");
+    b.set_namespace("mount", Some(&format!("/proc/{}/ns/mnt", mnt.0.id())));
+    b.set_namespace("network", Some(nsdir.join("net").to_str().unwrap()));
+    let out = b.sh("readlink /proc/self/ns/net");
+    assert_eq!(out.trim(), want, "husk");
+    drop(mnt);
+    // runc on the same config.
+    let mnt = mnt_holder("runc");
+    b.set_namespace("mount", Some(&format!("/proc/{}/ns/mnt", mnt.0.id())));
+    b.set_namespace("network", Some(nsdir.join("net").to_str().unwrap()));
+    b.write_config();
+    let id = format!("{}-runc", b.name);
+    let r = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(b.dir.join("runc-state"))
+        .args(["run", "--bundle", b.dir_str(), &id])
+        .env(MARK, &b.name)
+        .output()
+        .expect("runc");
+    assert!(
+        r.status.success(),
+        "runc: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&r.stdout).trim(), want, "runc");
+    drop(mnt);
+    drop(net);
+}

@@ -128,9 +128,12 @@ impl NamespacePlan {
                 None => plan.create |= flag(ns.typ()),
             }
         }
-        // Join the user namespace first: the others may belong to it.
+        // Join the user namespace first (the others may belong to it) and the mount
+        // namespace last (runc's order), the rest in config order.
         let user = flag(LinuxNamespaceType::User);
-        plan.join.sort_by_key(|(f, _)| *f != user);
+        let mnt = flag(LinuxNamespaceType::Mount);
+        plan.join
+            .sort_by_key(|(f, _)| (*f != user) as u8 + (*f == mnt) as u8 * 2);
         if plan.creates(user) {
             plan.uid_map = map_lines(linux.uid_mappings().as_deref().unwrap_or_default());
             plan.gid_map = map_lines(linux.gid_mappings().as_deref().unwrap_or_default());
@@ -174,13 +177,21 @@ impl NamespacePlan {
     }
 }
 
-/// Joins every namespace in `join` (in order). Used by the intermediate process and by exec.
+/// Joins every namespace in `join` (in order). Every path is opened first, in the
+/// runtime's mounts: once a mount namespace is joined, a later path would resolve
+/// in the container's (runc opens them all first too). Used by the intermediate
+/// process and by exec.
 pub fn join_all(join: &[(u64, PathBuf)]) -> Result<(), NamespaceError> {
-    for (f, path) in join {
-        let file = std::fs::File::open(path).map_err(|source| NamespaceError::Open {
-            path: path.clone(),
-            source,
-        })?;
+    let files = join
+        .iter()
+        .map(|(_, path)| {
+            std::fs::File::open(path).map_err(|source| NamespaceError::Open {
+                path: path.clone(),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for ((f, path), file) in join.iter().zip(files) {
         nix::sched::setns(file, CloneFlags::from_bits_truncate(*f as i32)).map_err(|source| {
             NamespaceError::Join {
                 kind: name(*f),
@@ -261,6 +272,15 @@ mod tests {
         assert!(!p.single_clone());
         assert_eq!(name(p.join[0].0), "user");
         assert_eq!(name(p.join[1].0), "net");
+    }
+
+    #[test]
+    fn joined_mount_goes_last() {
+        let p = NamespacePlan::from_spec(&spec(
+            r#"{"namespaces":[{"type":"mount","path":"/proc/1/ns/mnt"},{"type":"network","path":"/proc/1/ns/net"},{"type":"user","path":"/proc/1/ns/user"},{"type":"ipc","path":"/proc/1/ns/ipc"}]}"#,
+        ));
+        let order: Vec<_> = p.join.iter().map(|(f, _)| name(*f)).collect();
+        assert_eq!(order, ["user", "net", "ipc", "mnt"]);
     }
 
     #[test]

@@ -331,7 +331,8 @@ fn setup_process(
         crate::lsm::apply::apply_exec(proc, lsm).map_err(|e| e.to_string())?;
     }
     // An exec'd process never creates its cwd, as runc's.
-    finalize::drop_privileges(&plan.process, false, ch)
+    let prep = finalize::prepare(&plan.process, false)?;
+    finalize::drop_privileges(&plan.process, prep, ch)
 }
 
 #[cfg(test)]

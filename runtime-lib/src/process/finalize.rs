@@ -1,6 +1,8 @@
-//! The last steps before exec, shared by the container's init and by `exec`:
-//! rlimits, seccomp, capabilities, user and groups, umask, cwd, no_new_privs, the
-//! PATH lookup and closing every fd the process must not inherit.
+//! The last steps before exec, shared by the container's init and by `exec`, in
+//! three parts: [`prepare`] (rlimits, close-on-exec, cwd, the PATH lookup, the
+//! environment, procfs reads, the compiled filter), [`drop_privileges`]
+//! (capabilities, user and groups, umask, no_new_privs, the seccomp filter last)
+//! and [`exec`].
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -15,13 +17,20 @@ pub(super) fn ctx<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String 
     move |e| format!("{what}: {e}")
 }
 
-/// Applies the process's limits and drops privileges; returns the executable to run.
+/// What [`prepare`] found, for [`drop_privileges`].
+pub(super) struct Prepared {
+    exe: CString,
+    early_cwd: bool,
+    user_host: crate::security::UserHost,
+    filter: Option<crate::seccomp::CompiledFilter>,
+}
+
+/// The first of the three last steps (prepare, drop privileges, exec): limits,
+/// close-on-exec, cwd, the PATH lookup, the environment, what the user switch
+/// needs from procfs, and the compiled seccomp program. Everything here happens
+/// before any filter exists, so a strict profile need not allow it.
 /// `create_cwd`: create a missing cwd (the init, as runc's; never for exec, as runc's).
-pub(super) fn drop_privileges(
-    p: &ProcessPlan,
-    create_cwd: bool,
-    ch: &Channel,
-) -> Result<CString, String> {
+pub(super) fn prepare(p: &ProcessPlan, create_cwd: bool) -> Result<Prepared, String> {
     reset_signals();
     for r in &p.rlimits {
         r.apply().map_err(|e| e.to_string())?;
@@ -47,15 +56,40 @@ pub(super) fn drop_privileges(
     let exe = find_executable(arg0, &p.env)?;
     // HOME from the image's /etc/passwd, LISTEN_PID: decided while we are still root.
     super::env::prepare(&p.env, p.user.uid, p.listen_pid);
+    // Everything read from procfs for the user switch, before any filter exists.
+    let user_host = crate::security::UserHost::probe();
+    // Compiled now (memfd, libseccomp); installing is then a single syscall.
+    let filter = compile_seccomp(p.seccomp.as_ref())?;
+    Ok(Prepared {
+        exe,
+        early_cwd,
+        user_host,
+        filter,
+    })
+}
+
+/// The second step: capabilities, user and groups, umask, no_new_privs, and the
+/// seccomp filter as the very last call (without no_new_privs: before the user
+/// switch, which then still has CAP_SYS_ADMIN, as runc). Returns the executable;
+/// after this only the hand-over to the runtime and [`exec`] follow.
+pub(super) fn drop_privileges(
+    p: &ProcessPlan,
+    prep: Prepared,
+    ch: &Channel,
+) -> Result<CString, String> {
+    let Prepared {
+        exe,
+        early_cwd,
+        user_host,
+        filter,
+    } = prep;
     if !p.no_new_privs {
-        // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-        load_seccomp(p.seccomp.as_ref(), ch)?;
+        // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: load it while we
+        // have it (runc's order); only the privilege drop follows.
+        install_seccomp(filter.as_ref(), ch)?;
     }
     p.caps.apply_bounding().map_err(|e| e.to_string())?;
-    let setgroups = std::fs::read_to_string("/proc/self/setgroups")
-        .map(|s| s.trim() != "deny")
-        .unwrap_or(true);
-    p.user.apply(setgroups).map_err(|e| e.to_string())?;
+    p.user.apply(&user_host).map_err(|e| e.to_string())?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.user.umask as _));
     if !early_cwd {
         nix::unistd::chdir(&p.cwd).map_err(|e| format!("process.cwd {}: {e}", p.cwd.display()))?;
@@ -64,7 +98,8 @@ pub(super) fn drop_privileges(
     p.caps.apply_sets().map_err(|e| e.to_string())?;
     if p.no_new_privs {
         sys::set_no_new_privs().map_err(ctx("process.noNewPrivileges"))?;
-        load_seccomp(p.seccomp.as_ref(), ch)?;
+        // The last step: after it only the hand-over (Ready, the exec fifo) and execve.
+        install_seccomp(filter.as_ref(), ch)?;
     }
     Ok(exe)
 }
@@ -108,12 +143,24 @@ fn reset_signals() {
     }
 }
 
-/// Loads the seccomp filter; a notify fd goes to the parent, which hands it to the listener.
-fn load_seccomp(seccomp: Option<&SeccompPlan>, ch: &Channel) -> Result<(), String> {
-    let Some(sc) = seccomp else {
+/// Builds the filter's BPF program (allocation, libseccomp) ahead of loading it.
+fn compile_seccomp(
+    seccomp: Option<&SeccompPlan>,
+) -> Result<Option<crate::seccomp::CompiledFilter>, String> {
+    seccomp
+        .map(|sc| sc.compile().map_err(|e| e.to_string()))
+        .transpose()
+}
+
+/// Installs the filter; a notify fd goes to the parent, which hands it to the listener.
+fn install_seccomp(
+    filter: Option<&crate::seccomp::CompiledFilter>,
+    ch: &Channel,
+) -> Result<(), String> {
+    let Some(f) = filter else {
         return Ok(());
     };
-    if let Some(fd) = sc.load().map_err(|e| e.to_string())? {
+    if let Some(fd) = f.install().map_err(|e| e.to_string())? {
         use std::os::fd::AsFd;
         ch.send_fd(&Msg::SeccompFd, fd.as_fd())
             .map_err(ctx("send seccomp notify fd"))?;

@@ -147,7 +147,8 @@ fn setup(
         crate::lsm::apply::apply_exec(proc, lsm).map_err(|e| e.to_string())?;
     }
     // A cwd missing from the image is created for the init, as runc does.
-    let exe = finalize::drop_privileges(&plan.process, true, ch)?;
+    let prep = finalize::prepare(&plan.process, true)?;
+    let exe = finalize::drop_privileges(&plan.process, prep, ch)?;
     Ok((exe, hook_state))
 }
 

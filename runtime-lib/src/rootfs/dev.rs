@@ -81,56 +81,98 @@ pub(super) fn create_devices(root: &Root, plan: &RootfsPlan) -> Result<(), Rootf
     for d in &plan.devices {
         let what = format!("device {}", d.path.display());
         if plan.bind_devices {
-            // mknod is not allowed in a user namespace: bind the host's node onto a placeholder.
-            let fd = root.ensure(&d.path, Kind::File)?;
-            mount(
-                Some(&d.path),
-                &sys::fd_path(&fd),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(apply_err(what, "bind host device"))?;
+            if std::fs::symlink_metadata(&d.path).is_ok() {
+                bind_host_device(root, d, what)?;
+            } else {
+                // Nothing to bind: mknod, where the kernel allows it in a user namespace.
+                mknod_device(root, d, what.clone()).map_err(|e| match e {
+                    RootfsError::Apply { source, .. }
+                        if source.raw_os_error() == Some(libc::EPERM) =>
+                    {
+                        RootfsError::Apply {
+                            what,
+                            op: "create device",
+                            source: std::io::Error::other(
+                                "the host has no such path to bind and mknod is not allowed \
+                                 in a user namespace; create the device on the host first",
+                            ),
+                        }
+                    }
+                    other => other,
+                })?;
+            }
             continue;
         }
-        let parent = d.path.parent().unwrap_or(Path::new("/dev"));
-        let dir = root.ensure(parent, Kind::Dir)?;
-        let dir = sys::openat2(
-            dir.as_fd_borrow(),
-            Path::new("."),
-            libc::O_RDONLY | libc::O_DIRECTORY,
-            0,
-            libc::RESOLVE_NO_SYMLINKS,
-        )
-        .map_err(apply_err(what.clone(), "open parent"))?;
-        let name = d.path.file_name().map(PathBuf::from).unwrap_or_default();
-        let kind = match d.kind {
-            'b' => SFlag::S_IFBLK,
-            'p' => SFlag::S_IFIFO,
-            _ => SFlag::S_IFCHR,
-        };
-        // Replace whatever the image has there (a file, a stale node, a symlink).
-        let _ = nix::unistd::unlinkat(&dir, &name, nix::unistd::UnlinkatFlags::NoRemoveDir);
-        let dev = libc::makedev(d.major as u32, d.minor as u32);
-        nix::sys::stat::mknodat(&dir, &name, kind, Mode::from_bits_truncate(d.mode), dev)
-            .map_err(apply_err(what.clone(), "mknod"))?;
-        // mknod applies the umask: set the exact mode and owner by fd, without following links.
-        nix::sys::stat::fchmodat(
-            &dir,
-            &name,
-            Mode::from_bits_truncate(d.mode),
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )
-        .map_err(apply_err(what.clone(), "chmod"))?;
-        nix::unistd::fchownat(
-            &dir,
-            &name,
-            Some(d.uid.into()),
-            Some(d.gid.into()),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(apply_err(what, "chown"))?;
+        mknod_device(root, d, what)?;
     }
+    Ok(())
+}
+
+/// In a user namespace mknod is not allowed: bind the host's node onto a
+/// placeholder, then make the bind nosuid,noexec (a device node has no business
+/// being executed; runc's device binds in a user namespace are the same).
+fn bind_host_device(root: &Root, d: &DeviceOp, what: String) -> Result<(), RootfsError> {
+    let fd = root.ensure(&d.path, Kind::File)?;
+    mount(
+        Some(&d.path),
+        &sys::fd_path(&fd),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(apply_err(what.clone(), "bind host device"))?;
+    // Re-open: the remount must hit the new mount, not the placeholder under it.
+    let fd = root.open_nofollow(&d.path)?;
+    let keep = MsFlags::from_bits_retain(super::mount::locked_flags(&fd));
+    mount(
+        None::<&str>,
+        &sys::fd_path(&fd),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | keep,
+        None::<&str>,
+    )
+    .map_err(apply_err(what, "remount device bind nosuid,noexec"))
+}
+
+/// mknod of `d` inside the root, with its exact mode and owner.
+fn mknod_device(root: &Root, d: &DeviceOp, what: String) -> Result<(), RootfsError> {
+    let parent = d.path.parent().unwrap_or(Path::new("/dev"));
+    let dir = root.ensure(parent, Kind::Dir)?;
+    let dir = sys::openat2(
+        dir.as_fd_borrow(),
+        Path::new("."),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+        libc::RESOLVE_NO_SYMLINKS,
+    )
+    .map_err(apply_err(what.clone(), "open parent"))?;
+    let name = d.path.file_name().map(PathBuf::from).unwrap_or_default();
+    let kind = match d.kind {
+        'b' => SFlag::S_IFBLK,
+        'p' => SFlag::S_IFIFO,
+        _ => SFlag::S_IFCHR,
+    };
+    // Replace whatever the image has there (a file, a stale node, a symlink).
+    let _ = nix::unistd::unlinkat(&dir, &name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    let dev = libc::makedev(d.major as u32, d.minor as u32);
+    nix::sys::stat::mknodat(&dir, &name, kind, Mode::from_bits_truncate(d.mode), dev)
+        .map_err(apply_err(what.clone(), "mknod"))?;
+    // mknod applies the umask: set the exact mode and owner by fd, without following links.
+    nix::sys::stat::fchmodat(
+        &dir,
+        &name,
+        Mode::from_bits_truncate(d.mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(apply_err(what.clone(), "chmod"))?;
+    nix::unistd::fchownat(
+        &dir,
+        &name,
+        Some(d.uid.into()),
+        Some(d.gid.into()),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(apply_err(what, "chown"))?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ mod copyup;
 mod dev;
 pub mod idmap;
 mod mount;
+pub mod mount_source;
 mod pivot;
 pub mod plan;
 pub mod propagation;
@@ -41,6 +42,21 @@ pub enum RootfsError {
     /// A path inside the rootfs could not be resolved safely.
     #[error(transparent)]
     Path(#[from] crate::paths::PathError),
+}
+
+/// Mount sources the runtime opened for the init (see [`RootfsPlan::prepare_idmaps`]);
+/// dropping this closes the runtime's copies.
+#[derive(Debug)]
+pub struct PreparedSources {
+    _idmapped: idmap::IdmapSources,
+    _plain: Vec<std::os::fd::OwnedFd>,
+}
+
+pub(crate) fn plan_err_source(index: usize) -> RootfsError {
+    RootfsError::Plan {
+        field: format!("mounts[{index}].source"),
+        reason: "a bind mount needs a source".into(),
+    }
 }
 
 pub(crate) fn apply_err<E: Into<std::io::Error>>(
@@ -83,8 +99,9 @@ pub struct RootfsPlan {
     pub cgroup_sources: Vec<(String, PathBuf)>,
     /// Whether the container gets its own cgroup namespace (mount cgroupfs, not binds).
     pub cgroup_ns: bool,
-    /// `(mounts index, fd)` of each idmapped source the runtime prepared before the
-    /// clone ([`RootfsPlan::prepare_idmaps`]); the init inherits the fds.
+    /// `(mounts index, fd)` of each source the runtime prepared before the clone
+    /// (idmapped, or any bind in a user namespace: [`RootfsPlan::prepare_idmaps`]);
+    /// the init inherits the fds and attaches them with `move_mount`.
     #[serde(skip)]
     pub idmap_fds: Vec<(usize, std::os::fd::RawFd)>,
     /// `linux.mountLabel`: already in the `context=` data of the mounts that take it
@@ -168,11 +185,17 @@ impl RootfsPlan {
     }
 
     /// In the runtime, before the init is cloned: makes the idmapped sources (see
-    /// [`idmap`]). Keep the returned value alive until the init is cloned.
-    pub fn prepare_idmaps(&mut self) -> Result<idmap::IdmapSources, RootfsError> {
-        let (sources, fds) = idmap::prepare(&self.mounts)?;
+    /// [`idmap`]) and, in a user namespace, opens the other bind sources (see
+    /// [`mount_source`]). Keep the returned value alive until the init is cloned.
+    pub fn prepare_idmaps(&mut self) -> Result<PreparedSources, RootfsError> {
+        let (idmapped, mut fds) = idmap::prepare(&self.mounts)?;
+        let (plain, more) = mount_source::prepare(&self.mounts, self.bind_devices)?;
+        fds.extend(more);
         self.idmap_fds = fds;
-        Ok(sources)
+        Ok(PreparedSources {
+            _idmapped: idmapped,
+            _plain: plain,
+        })
     }
 
     /// Builds the rootfs (everything but the switch of root). Runs in the container's

@@ -36,7 +36,7 @@ fn what(m: &MountOp) -> String {
 
 /// Mount flags that a bind remount must keep when they are locked on the source
 /// (in a user namespace the kernel refuses to clear them).
-fn locked_flags(fd: &impl AsFd) -> u64 {
+pub(super) fn locked_flags(fd: &impl AsFd) -> u64 {
     match nix::sys::statvfs::fstatvfs(fd) {
         Ok(st) => {
             use nix::sys::statvfs::FsFlags as F;
@@ -62,8 +62,12 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
     if m.typ == "cgroup" || m.typ == "cgroup2" {
         return mount_cgroup(root, m, plan);
     }
-    let kind = match &m.source {
-        Some(src) if m.is_bind() && !src.is_dir() => Kind::File,
+    let idmapped = plan.idmap_fds.iter().find(|(i, _)| *i == m.index);
+    let kind = match (&m.source, idmapped) {
+        // A source the runtime opened: ours may not be allowed to look at it.
+        (_, Some((_, fd))) if m.is_bind() && !sys::inherited_is_dir(*fd) => Kind::File,
+        (_, Some(_)) if m.is_bind() => Kind::Dir,
+        (Some(src), _) if m.is_bind() && !src.is_dir() => Kind::File,
         _ => Kind::Dir,
     };
     if !m.is_bind() && (m.typ == "proc" || m.typ == "sysfs") {
@@ -80,7 +84,6 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
     let dest = root.ensure(&m.dest, kind)?;
     let target = sys::fd_path(&dest);
     let flags = MsFlags::from_bits_retain(m.flags);
-    let idmapped = plan.idmap_fds.iter().find(|(i, _)| *i == m.index);
     if let (true, Some((_, fd))) = (m.is_bind(), idmapped) {
         super::idmap::attach(*fd, dest.as_fd(), what(m))?;
         remount_bind(root, m, flags)?;

@@ -140,7 +140,21 @@ impl SeccompPlan {
             tracing::debug!(field = %skipped.field, syscall = %skipped.name,
                 reason = ?skipped.reason, "seccomp rule skipped");
         }
-        let program = export(&ctx)?;
+        let mut program = export(&ctx)?;
+        if super::enosys::wanted(self) {
+            // Syscalls newer than the profile answer ENOSYS, so libc falls back (runc's stub).
+            let mut stub = super::enosys::stub(&super::enosys::last_syscalls(self));
+            if stub.len() + program.len() > BPF_MAXINSNS {
+                return Err(SeccompError::Program {
+                    reason: format!(
+                        "{} instructions with the ENOSYS stub, more than the kernel's limit of {BPF_MAXINSNS}",
+                        stub.len() + program.len()
+                    ),
+                });
+            }
+            stub.append(&mut program);
+            program = stub;
+        }
         let new_listener = self.uses_notify();
         Ok(CompiledFilter {
             program,

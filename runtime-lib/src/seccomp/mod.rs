@@ -10,6 +10,7 @@
 //! - [`send_to_listener`] hands that fd to the seccomp agent;
 //! - [`supported`] reports what the kernel and libseccomp support.
 
+mod enosys;
 mod error;
 mod features;
 mod listener;

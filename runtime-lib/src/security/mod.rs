@@ -59,12 +59,14 @@ impl UserPlan {
     }
 
     /// Stdio to the user (see [`stdio`]), setgroups, setresgid, setresuid.
-    /// Capabilities survive thanks to KEEPCAPS; `allow_setgroups` is false when the
-    /// user namespace has setgroups denied. Nothing is switched in a user namespace
-    /// that has no uid mapping at all.
-    pub fn apply(&self, allow_setgroups: bool) -> Result<(), SecurityError> {
+    /// Capabilities survive thanks to KEEPCAPS. `host` comes from [`UserHost::probe`],
+    /// made earlier: the switch itself only makes the calls a seccomp profile that
+    /// is already loaded (without no_new_privs) must allow anyway, as with runc.
+    /// Nothing is switched in a user namespace that has no uid mapping at all.
+    pub fn apply(&self, host: &UserHost) -> Result<(), SecurityError> {
         crate::sys::set_keepcaps().map_err(sec_err("prctl(PR_SET_KEEPCAPS)"))?;
-        if in_unmapped_userns() {
+        let allow_setgroups = host.allow_setgroups;
+        if host.unmapped {
             // A user namespace without uid/gid mappings (the runtime-spec allows one)
             // has no ids to switch to: the process stays unmapped (the overflow ids).
             return Ok(());
@@ -79,6 +81,28 @@ impl UserPlan {
         crate::sys::setresuid(self.uid)
             .map_err(sec_err(format!("process.user.uid {}", self.uid)))?;
         Ok(())
+    }
+}
+
+/// What the user switch needs to know about the process's user namespace, read
+/// (through procfs) before the seccomp filter is loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct UserHost {
+    /// `/proc/self/setgroups` is not "deny".
+    pub allow_setgroups: bool,
+    /// The user namespace has no uid mapping at all.
+    pub unmapped: bool,
+}
+
+impl UserHost {
+    /// Reads both facts for the calling process.
+    pub fn probe() -> Self {
+        UserHost {
+            allow_setgroups: std::fs::read_to_string("/proc/self/setgroups")
+                .map(|s| s.trim() != "deny")
+                .unwrap_or(true),
+            unmapped: in_unmapped_userns(),
+        }
     }
 }
 

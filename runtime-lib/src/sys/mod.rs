@@ -11,7 +11,8 @@ mod mount_api;
 mod sched;
 
 pub use mount_api::{
-    mount_setattr_idmap, move_mount_inherited, move_mount_onto, open_tree_clone, MOUNT_ATTR_IDMAP,
+    inherited_is_dir, mount_setattr_idmap, move_mount_inherited, move_mount_onto, open_tree_clone,
+    MOUNT_ATTR_IDMAP,
 };
 pub use sched::{
     ioprio_set_pgrp, personality, sched_setaffinity, sched_setattr, set_mempolicy, SchedAttr,

@@ -70,3 +70,13 @@ pub fn move_mount_inherited(from: RawFd, to: BorrowedFd<'_>) -> io::Result<()> {
     let tree = unsafe { OwnedFd::from_raw_fd(from) };
     move_mount_onto(std::os::fd::AsFd::as_fd(&tree), to)
 }
+
+/// Whether the detached mount `fd` (inherited from the runtime, as for
+/// [`move_mount_inherited`]) is a directory; false if it cannot be examined.
+pub fn inherited_is_dir(fd: RawFd) -> bool {
+    // SAFETY: fstat only reads the fd and writes the plain-data struct it is given.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid out pointer; a bad fd only yields EBADF.
+    let rc = unsafe { libc::fstat(fd, &mut st) };
+    rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR
+}
