@@ -213,7 +213,10 @@ impl State {
             self.status = Status::Stopped;
             return;
         }
-        if Self::dir(root, &self.id).join(EXEC_FIFO).exists() {
+        // The fifo alone does not say the init still waits: a `start` killed
+        // between its write and the fifo's removal leaves it behind.
+        let fifo = Self::dir(root, &self.id).join(EXEC_FIFO);
+        if fifo.exists() && holds_open(self.pid, &fifo) {
             self.status = Status::Created;
             return;
         }
@@ -228,6 +231,21 @@ impl State {
             Status::Running
         };
     }
+}
+
+/// Whether `pid` has `path` open (compared by device and inode).
+fn holds_open(pid: i32, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(want) = fs::metadata(path) else {
+        return false;
+    };
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        // Cannot look (not root?): trust the fifo, as before.
+        return true;
+    };
+    fds.flatten().any(|e| {
+        fs::metadata(e.path()).is_ok_and(|m| m.dev() == want.dev() && m.ino() == want.ino())
+    })
 }
 
 /// Container ids: what runc accepts (`^[\w+-\.]+$`, and not `.`/`..`).
