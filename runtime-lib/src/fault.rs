@@ -23,7 +23,7 @@ pub const FAULT_COMM: &str = "husk-fault";
 /// init of a pid namespace cannot stop itself (the kernel drops signals it sends
 /// itself), so there it waits until killed.
 pub fn point(phase: &str) {
-    if !std::env::var_os(FAULT_PAUSE_ENV).is_some_and(|v| v == phase) {
+    if std::env::var_os(FAULT_PAUSE_ENV).is_none_or(|v| v != phase) {
         return;
     }
     let mut old = [0u8; 17];
