@@ -13,6 +13,7 @@ pub mod attrs;
 pub mod cgroups;
 pub mod container;
 mod error;
+pub mod fault;
 pub mod features;
 pub mod hooks;
 pub mod intelrdt;
@@ -29,7 +30,8 @@ pub mod sys;
 pub mod tty;
 
 pub use container::{
-    list, Container, ContainerBuilder, ExecOptions, ExecProcess, StateView, DEFAULT_ROOT,
+    list, list_all, Container, ContainerBuilder, ExecOptions, ExecProcess, Listed, StateView,
+    DEFAULT_ROOT,
 };
 pub use error::{Error, Result};
 pub use state::Status;

@@ -13,22 +13,44 @@ pub struct Args {
     pub format: String,
 }
 
+/// A container whose state cannot be read is listed with status `unknown` and
+/// its error (in the JSON, as `error`; in the table, on stderr), never dropped.
 pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
-    let all = husk::list(&ctx.root)?;
+    let all = husk::list_all(&ctx.root)?;
     if a.quiet {
-        for c in &all {
-            crate::out!("{}", c.id());
+        for l in &all {
+            crate::out!("{}", l.id);
         }
         return Ok(0);
     }
     if a.format == "json" {
-        let v: Vec<_> = all.iter().map(|c| c.state()).collect();
+        let v: Vec<serde_json::Value> = all
+            .iter()
+            .map(|l| match &l.container {
+                Ok(c) => serde_json::to_value(c.state()),
+                Err(e) => Ok(unreadable(&l.id, e)),
+            })
+            .collect::<Result<_, _>>()?;
         crate::out!("{}", serde_json::to_string(&v)?);
         return Ok(0);
     }
     let rows: Vec<[String; 6]> = all
         .iter()
-        .map(|c| {
+        .map(|l| {
+            let c = match &l.container {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("husk: list: container {}: {e}", l.id);
+                    return [
+                        l.id.clone(),
+                        "0".into(),
+                        "unknown".into(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ];
+                }
+            };
             let s = c.state();
             [
                 s.id,
@@ -67,4 +89,9 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
         crate::out!("{}", line.join("   "));
     }
     Ok(0)
+}
+
+/// The JSON entry of a container whose state cannot be read.
+fn unreadable(id: &str, e: &husk::Error) -> serde_json::Value {
+    serde_json::json!({"id": id, "pid": 0, "status": "unknown", "error": e.to_string()})
 }

@@ -25,7 +25,7 @@ impl Bundle {
         }
     }
 
-    pub(super) fn track_pid(&self, pid: i32) {
+    pub fn track_pid(&self, pid: i32) {
         if pid > 0 {
             let mut p = self.pids.lock().unwrap_or_else(|e| e.into_inner());
             if !p.contains(&pid) {

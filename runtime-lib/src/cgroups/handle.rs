@@ -34,6 +34,10 @@ pub struct CgroupDir {
     pub path: PathBuf,
 }
 
+fn is_false(b: &std::sync::atomic::AtomicBool) -> bool {
+    !b.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Serializable description of a container's cgroup, stored in state.json
 /// so later commands (kill --all, pause, delete, ps, update) reopen it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -45,6 +49,11 @@ pub struct CgroupHandle {
     /// `create` takes `&self`.
     #[serde(default)]
     pub(super) created: Mutex<Vec<PathBuf>>,
+    /// The container's own directory existed before `create` (a `cgroupsPath`
+    /// naming a pod's or the caller's cgroup): `destroy` then kills nothing in it
+    /// and removes nothing it did not make.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(super) preexisting: std::sync::atomic::AtomicBool,
     /// With the systemd driver: the unit holding the cgroup (see `systemd/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) systemd: Option<super::systemd::SystemdUnit>,
@@ -56,6 +65,7 @@ impl Clone for CgroupHandle {
             mode: self.mode,
             dirs: self.dirs.clone(),
             created: Mutex::new(self.created_dirs().clone()),
+            preexisting: self.is_preexisting().into(),
             systemd: self.systemd.clone(),
         }
     }
@@ -66,6 +76,7 @@ impl PartialEq for CgroupHandle {
         self.mode == other.mode
             && self.dirs == other.dirs
             && *self.created_dirs() == *other.created_dirs()
+            && self.is_preexisting() == other.is_preexisting()
             && self.systemd == other.systemd
     }
 }
@@ -119,6 +130,7 @@ impl CgroupHandle {
             mode: layout.mode,
             dirs,
             created: Mutex::new(Vec::new()),
+            preexisting: false.into(),
             systemd: None,
         })
     }

@@ -3,6 +3,7 @@
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -53,8 +54,47 @@ impl CgroupHandle {
         }
     }
 
+    /// Whether the container's own directory existed before `create` (see
+    /// [`CgroupHandle::planned`]).
+    pub fn is_preexisting(&self) -> bool {
+        self.preexisting.load(Ordering::Relaxed)
+    }
+
+    /// A copy of this handle as `create` would leave it if it ran now: the
+    /// missing directories recorded as made, parents first, and whether the
+    /// container's own directory exists already. Recorded in the `creating`
+    /// state before `create`, so a husk killed between a mkdir and the next
+    /// state write leaves nothing `delete --force` cannot find.
+    pub fn planned(&self) -> CgroupHandle {
+        let h = self.clone();
+        if self.systemd.is_some() {
+            return h;
+        }
+        let mut missing = Vec::new();
+        let mut pre = false;
+        for d in &self.dirs {
+            let Ok(rel) = d.path.strip_prefix(&d.mount_point) else {
+                continue;
+            };
+            let mut current = d.mount_point.clone();
+            for comp in rel.components() {
+                current.push(comp);
+                if !current.exists() && !missing.contains(&current) {
+                    missing.push(current.clone());
+                }
+            }
+            pre |= d.path.exists();
+        }
+        h.created_dirs().extend(missing);
+        h.preexisting.store(pre, Ordering::Relaxed);
+        h
+    }
+
     fn create_all(&self, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
         for d in &self.dirs {
+            if d.path.exists() {
+                self.preexisting.store(true, Ordering::Relaxed);
+            }
             let rel = d
                 .path
                 .strip_prefix(&d.mount_point)
@@ -108,8 +148,19 @@ impl CgroupHandle {
         if self.systemd_unit_not_ours() {
             return Ok(());
         }
+        if self.is_preexisting() {
+            // Someone else's cgroup: its processes are not ours to kill (the
+            // caller kills the init it started), and `created` holds no leaf.
+            return self.remove_created();
+        }
         self.kill_until_empty()?;
         self.systemd_stop()?;
+        self.remove_created()
+    }
+
+    /// Removes the directories `create` made, deepest first (a leaf with the
+    /// sub-cgroups the container made inside it).
+    fn remove_created(&self) -> Result<(), CgroupError> {
         let created = self.created_dirs().clone();
         for dir in created.iter().rev() {
             let is_leaf = self.dirs.iter().any(|d| &d.path == dir);

@@ -156,31 +156,60 @@ impl ContainerBuilder {
             (None, false) => None,
         };
 
-        create_root(&self.root)?;
+        state::ensure_root(&self.root)?;
         let dir = State::dir(&self.root, &self.id);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(StateError::Exists(self.id.clone()).into())
-            }
-            Err(e) => return Err(state::io_err("create", &dir)(e).into()),
-        }
+        state::create_dir(&dir, &self.id)?;
         let mut undo = Undo {
             dir: Some(dir.clone()),
             cgroup: None,
+            rdt: None,
         };
         let lock = state::Lock::acquire(&dir)?;
+        // From here on a `creating` state names everything made so far, so that
+        // `delete --force` can undo a create that was killed midway.
+        let root_path = spec
+            .root()
+            .as_ref()
+            .map(|r| bundle.join(r.path()))
+            .unwrap_or_default();
+        let me = std::process::id() as i32;
+        let mut st = State {
+            oci_version: spec.version().clone(),
+            id: self.id.clone(),
+            pid: 0,
+            init_start_time: 0,
+            status: Status::Creating,
+            bundle: bundle.clone(),
+            rootfs: root_path,
+            created: state::rfc3339_nano(SystemTime::now()),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            cgroup: None,
+            hooks: spec.hooks().clone(),
+            terminal: plan.process.terminal,
+            exec: Some(process::ExecBase::from_spec(
+                &spec,
+                self.opts.no_new_keyring,
+            )),
+            intel_rdt: plan.intel_rdt.clone(),
+            creator: Some((me, state::start_time(me)?)),
+        };
+        st.save(&self.root)?;
         phase.done("create and lock state directory");
+        crate::fault::point("state-dir");
 
         let linux = spec.linux().as_ref();
         let cg_path = linux
             .and_then(|l| l.cgroups_path().as_ref())
             .map(|p| p.to_string_lossy().into_owned());
         let cgroup = CgroupHandle::resolve(cg_path.as_deref(), &self.id, self.systemd_cgroup)?;
+        st.cgroup = Some(cgroup.planned());
+        st.save(&self.root)?;
         cgroup.create()?;
         undo.cgroup = Some(cgroup.clone());
         cgroup.apply(&device_resources(linux))?;
         phase.done("create cgroup and apply resources");
+        crate::fault::point("cgroup");
         plan.rootfs.cgroup_sources = cgroup.mount_sources();
         plan.rootfs.cgroup_ns = plan
             .ns
@@ -201,6 +230,16 @@ impl ContainerBuilder {
                 &annotations,
             )
         };
+        // The init's pid goes into the `creating` state before anything else
+        // happens to it: a husk killed from now on leaves an init `delete` finds.
+        let record_pid = |pid: i32| -> Result<(), String> {
+            let mut s = st.clone();
+            s.pid = pid;
+            s.init_start_time = state::start_time(pid).map_err(|e| e.to_string())?;
+            s.save(&self.root).map_err(|e| e.to_string())?;
+            crate::fault::point("clone");
+            Ok(())
+        };
         let pid = process::spawn_init(
             &plan,
             Some(&cgroup),
@@ -208,39 +247,23 @@ impl ContainerBuilder {
             console,
             &[lock.raw_fd()],
             &state_json,
+            &record_pid,
         )?;
+        undo.rdt = plan.intel_rdt.clone();
         drop(idmap_sources);
-        let start_time = state::proc_stat(pid).map(|(_, t)| t).unwrap_or(0);
-
-        let root_path = spec
-            .root()
-            .as_ref()
-            .map(|r| bundle.join(r.path()))
-            .unwrap_or_default();
-        let st = State {
-            oci_version: spec.version().clone(),
-            id: self.id.clone(),
-            pid,
-            init_start_time: start_time,
-            status: Status::Created,
-            bundle: bundle.clone(),
-            rootfs: root_path,
-            created: state::rfc3339_nano(SystemTime::now()),
-            owner: String::new(),
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            cgroup: Some(cgroup),
-            hooks: spec.hooks().clone(),
-            terminal: plan.process.terminal,
-            exec: Some(process::ExecBase::from_spec(
-                &spec,
-                self.opts.no_new_keyring,
-            )),
-            intel_rdt: plan.intel_rdt.clone(),
-        };
         phase.done("clone init and wait until ready");
-        let saved = st.save(&self.root).and_then(|_| match &self.pid_file {
-            Some(p) => write_pid_file(p, pid),
-            None => Ok(()),
+        crate::fault::point("created");
+        let saved = state::start_time(pid).and_then(|start| {
+            st.pid = pid;
+            st.init_start_time = start;
+            st.status = Status::Created;
+            st.creator = None;
+            st.cgroup = Some(cgroup);
+            st.save(&self.root)?;
+            match &self.pid_file {
+                Some(p) => write_pid_file(p, pid),
+                None => Ok(()),
+            }
         });
         if let Err(e) = saved {
             let _ = nix::sys::signal::kill(
@@ -290,16 +313,20 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), StateError> {
     std::fs::rename(&tmp, &path).map_err(state::io_err("rename pid file", &path))
 }
 
-/// Undoes a half-made create when dropped unless disarmed.
+/// Undoes a half-made create when dropped unless disarmed: the cgroup (only what
+/// create made: in a cgroup that existed before, nobody else's process is killed),
+/// the resctrl group, the state directory. The init is killed before.
 struct Undo {
     dir: Option<PathBuf>,
     cgroup: Option<CgroupHandle>,
+    rdt: Option<crate::intelrdt::RdtPlan>,
 }
 
 impl Undo {
     fn disarm(&mut self) {
         self.dir = None;
         self.cgroup = None;
+        self.rdt = None;
     }
 }
 
@@ -308,23 +335,13 @@ impl Drop for Undo {
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.destroy();
         }
+        if let Some(rdt) = self.rdt.take() {
+            let _ = crate::intelrdt::remove(&rdt);
+        }
         if let Some(dir) = self.dir.take() {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
-}
-
-/// The state root is private to root (0700), like runc's.
-fn create_root(root: &Path) -> Result<(), StateError> {
-    use std::os::unix::fs::DirBuilderExt;
-    if root.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(root)
-        .map_err(state::io_err("create state root", root))
 }
 
 /// The spec's resources with runc's device rules: the config's list, then the devices

@@ -106,10 +106,33 @@ impl Container {
     }
 }
 
-/// All containers under `root`, sorted by id. Unreadable entries are skipped.
+/// All readable containers under `root`, sorted by id. [`list_all`] also gives
+/// the ones whose state cannot be read, with the error.
 pub fn list(root: &Path) -> crate::Result<Vec<Container>> {
+    Ok(list_all(root)?
+        .into_iter()
+        .filter_map(|l| l.container.ok())
+        .collect())
+}
+
+/// One entry of [`list_all`]: a container, or why its state cannot be read.
+#[derive(Debug)]
+pub struct Listed {
+    /// The directory's name (the container id).
+    pub id: String,
+    /// The loaded container, or the error loading it (a corrupt or unreadable
+    /// state.json).
+    pub container: crate::Result<Container>,
+}
+
+/// Every container directory with a state.json under `root`, sorted by id,
+/// including those whose state cannot be read.
+pub fn list_all(root: &Path) -> crate::Result<Vec<Listed>> {
     Ok(state::list_ids(root)?
         .into_iter()
-        .filter_map(|id| Container::load(root, &id).ok())
+        .map(|id| Listed {
+            container: Container::load(root, &id),
+            id,
+        })
         .collect())
 }

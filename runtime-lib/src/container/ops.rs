@@ -15,6 +15,7 @@ impl Container {
     /// Starts the user process of a `created` container.
     pub fn start(&mut self) -> crate::Result<()> {
         let _lock = Lock::acquire(&self.dir())?;
+        self.state = crate::state::State::load(&self.root, self.id())?;
         self.state.refresh(&self.root);
         match self.state.status {
             Status::Created => {}
@@ -49,6 +50,7 @@ impl Container {
             msg: format!("signal start: {e}"),
         })?;
         drop(fd);
+        crate::fault::point("start");
         let _ = std::fs::remove_file(&fifo);
         self.state.status = Status::Running;
         self.state.save(&self.root)?;
@@ -97,8 +99,14 @@ impl Container {
     /// as runc does).
     pub fn delete(mut self, force: bool) -> crate::Result<()> {
         let _lock = Lock::acquire(&self.dir())?;
+        // Reread under the lock: the command we waited for may have changed it.
+        self.state = crate::state::State::load(&self.root, self.id())?;
+        // A create killed midway: its init may live (stopped, or past its
+        // parent-death signal) whatever the status says.
+        let half_made = self.state.creator.is_some();
         self.state.refresh(&self.root);
         match self.state.status {
+            Status::Stopped if half_made => self.kill_and_wait()?,
             Status::Stopped => {}
             Status::Created => self.kill_and_wait()?,
             s if force => {
@@ -121,10 +129,8 @@ impl Container {
         if let Some(rdt) = &self.state.intel_rdt {
             crate::intelrdt::remove(rdt)?;
         }
-        std::fs::remove_dir_all(self.dir()).map_err(|e| Error::Sys {
-            what: "remove state directory",
-            source: e,
-        })?;
+        crate::fault::point("delete");
+        crate::state::remove_dir(&self.dir())?;
         self.run_hooks_warn(HookKind::Poststop, Status::Stopped);
         Ok(())
     }
@@ -147,9 +153,12 @@ impl Container {
 
     /// SIGKILL the init (and the cgroup), then wait until the init has exited.
     fn kill_and_wait(&self) -> crate::Result<()> {
-        if let Some(cg) = &self.state.cgroup {
+        if let Some(cg) = self.state.cgroup.as_ref().filter(|c| !c.is_preexisting()) {
             let _ = cg.signal_all(libc::SIGKILL);
             let _ = cg.thaw();
+        }
+        if self.state.pid <= 0 {
+            return Ok(());
         }
         let Ok(pidfd) = sys::pidfd_open(self.state.pid) else {
             return Ok(());

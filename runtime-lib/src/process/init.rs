@@ -87,6 +87,7 @@ fn setup(
             return Err(format!("domainname: {}", std::io::Error::last_os_error()));
         }
     }
+    crate::fault::point("namespaces");
     let root = plan.rootfs.build_mounts().map_err(|e| e.to_string())?;
     if let Some(sock) = console {
         setup_console(plan, &root, sock).map_err(|e| e.to_string())?;
@@ -111,7 +112,9 @@ fn setup(
     // into the rootfs (runc's order too).
     plan.rootfs.finish(&root).map_err(|e| e.to_string())?;
     drop(root);
+    crate::fault::point("mounts");
     plan.rootfs.enter().map_err(|e| e.to_string())?;
+    crate::fault::point("pivot");
     // Opened after the pivot: in the container's pid namespace, so `thread-self` is us.
     let lsm = &plan.process.lsm;
     let proc = if !plan.sysctl.is_empty() || plan.process.oom_score_adj.is_some() || !lsm.is_empty()
@@ -176,6 +179,7 @@ fn wait_and_exec(
 ) -> Result<std::convert::Infallible, String> {
     // The runtime exits after `create`: from now on we must outlive it.
     sys::set_pdeathsig(0).map_err(ctx("prctl(PR_SET_PDEATHSIG)"))?;
+    crate::fault::point("ready");
     ch.send(&Msg::Ready).map_err(ctx("report ready"))?;
     wait_fifo(&fifo)?;
     drop(fifo);

@@ -28,6 +28,10 @@ const NEWCGROUP: u64 = nix::sched::CloneFlags::CLONE_NEWCGROUP.bits() as u64;
 ///
 /// `close_in_child` lists fds of the caller the children must not keep (the state
 /// lock: the init lives on after the runtime exits and must not hold it).
+///
+/// `record_pid` is called with the init's pid as soon as it is known, before the
+/// init is placed or told to go on (the caller records it, so a runtime killed
+/// from then on leaves an init that can be found); its error aborts the create.
 pub fn spawn_init(
     plan: &InitPlan,
     cgroup: Option<&CgroupHandle>,
@@ -35,6 +39,7 @@ pub fn spawn_init(
     console: Option<OwnedFd>,
     close_in_child: &[RawFd],
     state_json: &dyn Fn(i32) -> Vec<u8>,
+    record_pid: &dyn Fn(i32) -> Result<(), String>,
 ) -> Result<i32, ProcessError> {
     let (parent, child) = Channel::pair().map_err(sys_err("socketpair"))?;
     let pid = if plan.ns.single_clone() {
@@ -76,6 +81,10 @@ pub fn spawn_init(
             }
         }
     };
+    if let Err(e) = record_pid(pid) {
+        reap(pid);
+        return Err(ProcessError::Init(format!("record the init's pid: {e}")));
+    }
     finish(plan, &parent, pid, cgroup, state_json).inspect_err(|_| {
         reap(pid);
         if let Some(rdt) = &plan.intel_rdt {

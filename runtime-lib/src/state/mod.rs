@@ -1,16 +1,17 @@
 //! Per-container state on disk: `<root>/<id>/state.json`, an exclusive lock per
 //! container, and the status derived from the live process.
 
+mod file;
 mod lock;
 mod time;
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use file::{create_dir, ensure_root, remove_dir, replace_atomic, DIR_MODE, FILE_MODE};
 pub use lock::Lock;
 pub use time::rfc3339_nano;
 
@@ -39,6 +40,32 @@ pub enum StateError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The state root is not a private directory of the user running husk.
+    #[error("state root {path}: {reason}")]
+    UnsafeRoot {
+        /// The state root.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Another husk command holds the container's lock for too long.
+    #[error(
+        "container {id} is locked by another husk command (waited {waited_secs} s for {path})"
+    )]
+    LockTimeout {
+        /// The container id.
+        id: String,
+        /// Its state directory.
+        path: PathBuf,
+        /// How long we waited.
+        waited_secs: u64,
+    },
+    /// The init's start time (the guard against pid reuse) could not be read.
+    #[error("read the start time of the container's init (pid {pid}) from /proc/{pid}/stat")]
+    StartTime {
+        /// The init's pid.
+        pid: i32,
     },
     /// state.json could not be parsed.
     #[error("{path}: corrupt state: {source}")]
@@ -125,6 +152,11 @@ pub struct State {
     /// `linux.intelRdt`: the resctrl group to clean up on delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intel_rdt: Option<crate::intelrdt::RdtPlan>,
+    /// While `creating`: the husk process making the container (pid, start time).
+    /// Once it is gone the state is final: a container it left half-made is
+    /// `creating` while its init lives, else `stopped`; `delete --force` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<(i32, u64)>,
 }
 
 impl State {
@@ -153,31 +185,38 @@ impl State {
         serde_json::from_slice(&data).map_err(|source| StateError::Corrupt { path, source })
     }
 
-    /// Writes the state atomically (write a temp file, then rename over).
+    /// Writes the state (0600) by atomic replace, synced unless the root is tmpfs.
     pub fn save(&self, root: &Path) -> Result<(), StateError> {
-        let dir = Self::dir(root, &self.id);
-        let tmp = dir.join(".state.json.tmp");
+        let dest = Self::dir(root, &self.id).join(STATE_FILE);
         let data = serde_json::to_vec(self).map_err(|source| StateError::Corrupt {
-            path: tmp.clone(),
+            path: dest.clone(),
             source,
         })?;
-        let mut f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
-        f.write_all(&data).map_err(io_err("write", &tmp))?;
-        let dest = dir.join(STATE_FILE);
-        fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))
+        replace_atomic(&dest, &data)
     }
 
     /// Derives the live status: a dead or replaced init means stopped; an init still
-    /// waiting on the exec fifo means created; a frozen cgroup means paused.
+    /// waiting on the exec fifo means created; a frozen cgroup means paused. A
+    /// `creating` state stays so while its creator or its init lives.
     pub fn refresh(&mut self, root: &Path) {
+        let init_alive = self.pid > 0 && process_alive(self.pid, self.init_start_time);
         if matches!(self.status, Status::Creating) {
+            let creator_alive = self
+                .creator
+                .is_some_and(|(pid, start)| process_alive(pid, start));
+            if !creator_alive && !init_alive {
+                self.status = Status::Stopped;
+            }
             return;
         }
-        if self.pid <= 0 || !process_alive(self.pid, self.init_start_time) {
+        if !init_alive {
             self.status = Status::Stopped;
             return;
         }
-        if Self::dir(root, &self.id).join(EXEC_FIFO).exists() {
+        // The fifo alone does not say the init still waits: a `start` killed
+        // between its write and the fifo's removal leaves it behind.
+        let fifo = Self::dir(root, &self.id).join(EXEC_FIFO);
+        if fifo.exists() && holds_open(self.pid, &fifo) {
             self.status = Status::Created;
             return;
         }
@@ -192,6 +231,21 @@ impl State {
             Status::Running
         };
     }
+}
+
+/// Whether `pid` has `path` open (compared by device and inode).
+fn holds_open(pid: i32, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(want) = fs::metadata(path) else {
+        return false;
+    };
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        // Cannot look (not root?): trust the fifo, as before.
+        return true;
+    };
+    fds.flatten().any(|e| {
+        fs::metadata(e.path()).is_ok_and(|m| m.dev() == want.dev() && m.ino() == want.ino())
+    })
 }
 
 /// Container ids: what runc accepts (`^[\w+-\.]+$`, and not `.`/`..`).
@@ -220,6 +274,15 @@ pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     // rest starts at field 3; start time is field 22.
     let start = fields.nth(18)?.parse().ok()?;
     Some((state, start))
+}
+
+/// The start time of `pid` (field 22 of /proc/pid/stat): an error, never 0, since
+/// 0 would turn off the pid-reuse check.
+pub fn start_time(pid: i32) -> Result<u64, StateError> {
+    match proc_stat(pid) {
+        Some((_, t)) if t > 0 => Ok(t),
+        _ => Err(StateError::StartTime { pid }),
+    }
 }
 
 /// True if `pid` runs and is the same process we started (same start time), not a zombie.
@@ -306,5 +369,13 @@ mod tests {
         let (_, start) = proc_stat(pid).unwrap();
         assert!(process_alive(pid, start));
         assert!(!process_alive(pid, start + 1));
+        assert_eq!(start_time(pid).unwrap(), start);
+    }
+
+    #[test]
+    fn an_unreadable_start_time_is_an_error_not_zero() {
+        // Pids never reach i32::MAX on Linux (pid_max <= 2^22).
+        let e = start_time(i32::MAX).unwrap_err();
+        assert!(e.to_string().contains("start time"), "{e}");
     }
 }

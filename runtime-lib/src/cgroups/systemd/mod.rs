@@ -206,6 +206,7 @@ impl CgroupHandle {
             })
             .collect::<Result<Vec<_>, CgroupError>>()?;
         Ok(CgroupHandle {
+            preexisting: false.into(),
             mode: layout.mode,
             dirs,
             created: Mutex::new(Vec::new()),

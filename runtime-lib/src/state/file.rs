@@ -1,0 +1,226 @@
+//! Writing state to disk: private modes (state.json holds the process's
+//! environment, which may carry secrets), atomic replace, and fsync where the
+//! state root is not memory-backed (a crash must never leave a torn state).
+
+use std::fs;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use super::{io_err, StateError};
+
+/// Mode of a container's state directory.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of state.json.
+pub const FILE_MODE: u32 = 0o600;
+
+/// tmpfs and ramfs: nothing survives a crash, so fsync buys nothing.
+fn memory_backed(f: &fs::File) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    matches!(
+        crate::sys::fs_magic(f.as_fd()),
+        Ok(m) if m == TMPFS_MAGIC || m == RAMFS_MAGIC
+    )
+}
+
+/// Replaces `dest` with `data` atomically: a private temp file in the same
+/// directory, written, synced (unless memory-backed), renamed over `dest`, then the
+/// directory synced so the rename itself is durable. A failure removes the temp file
+/// and leaves `dest` as it was.
+pub fn replace_atomic(dest: &Path, data: &[u8]) -> Result<(), StateError> {
+    let dir = dest.parent().unwrap_or(Path::new("/"));
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let res = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(FILE_MODE)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        f.write_all(data).map_err(io_err("write", &tmp))?;
+        let durable = !memory_backed(&f);
+        if durable {
+            f.sync_all().map_err(io_err("fsync", &tmp))?;
+        }
+        drop(f);
+        fs::rename(&tmp, dest).map_err(io_err("rename", dest))?;
+        if durable {
+            if let Ok(d) = fs::File::open(dir) {
+                d.sync_all().map_err(io_err("fsync", dir))?;
+            }
+        }
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Creates a container's state directory (0700, whatever the umask); an existing
+/// one is [`StateError::Exists`].
+pub fn create_dir(dir: &Path, id: &str) -> Result<(), StateError> {
+    match fs::DirBuilder::new().mode(DIR_MODE).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(StateError::Exists(id.to_string()))
+        }
+        Err(e) => Err(io_err("create", dir)(e)),
+    }
+}
+
+/// Makes the state root (0700, with parents) or checks an existing one: a
+/// directory owned by us and writable by nobody else, since whoever can write
+/// there can plant a state that makes `delete` or `kill` act on any process or
+/// cgroup.
+pub fn ensure_root(root: &Path) -> Result<(), StateError> {
+    let unsafe_root = |reason: String| StateError::UnsafeRoot {
+        path: root.to_path_buf(),
+        reason,
+    };
+    match fs::symlink_metadata(root) {
+        Ok(m) => {
+            if !m.is_dir() {
+                return Err(unsafe_root("is not a directory".into()));
+            }
+            // SAFETY: geteuid has no preconditions.
+            let me = unsafe { libc::geteuid() };
+            if m.uid() != me {
+                return Err(unsafe_root(format!(
+                    "is owned by uid {}, not by uid {me} running husk",
+                    m.uid()
+                )));
+            }
+            if m.mode() & 0o022 != 0 {
+                return Err(unsafe_root(format!(
+                    "has mode {:o}: writable by group or others",
+                    m.mode() & 0o7777
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(root)
+            .map_err(io_err("create state root", root)),
+        Err(e) => Err(io_err("stat state root", root)(e)),
+    }
+}
+
+/// Removes a container's state directory with state.json last, so a delete
+/// killed midway leaves either a loadable state (delete again) or a directory
+/// without one (which `delete` removes as debris).
+pub fn remove_dir(dir: &Path) -> Result<(), StateError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("read", dir)(e)),
+    };
+    let state = dir.join(super::STATE_FILE);
+    for e in entries.flatten() {
+        let p = e.path();
+        if p == state {
+            continue;
+        }
+        let r = if e.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&p)
+        } else {
+            fs::remove_file(&p)
+        };
+        match r {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("remove", &p)(e)),
+        }
+    }
+    match fs::remove_file(&state) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("remove", &state)(e)),
+    }
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("remove state directory", dir)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("husk-state-file-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn replace_is_private_and_leaves_no_temp_file() {
+        let d = scratch("replace");
+        let f = d.join("state.json");
+        fs::write(&f, b"old").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
+        replace_atomic(&f, b"new").unwrap();
+        assert_eq!(fs::read(&f).unwrap(), b"new");
+        assert_eq!(fs::metadata(&f).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_failed_replace_keeps_the_old_file() {
+        let d = scratch("failed");
+        let f = d.join("state.json");
+        fs::write(&f, b"old").unwrap();
+        // A directory in the temp file's place makes the create fail.
+        fs::create_dir(d.join(".state.json.tmp")).unwrap();
+        assert!(replace_atomic(&f, b"new").is_err());
+        assert_eq!(fs::read(&f).unwrap(), b"old");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn state_dirs_are_private_whatever_the_umask() {
+        let d = scratch("dirmode");
+        // SAFETY: umask has no preconditions; restored below (tests in this crate do
+        // not depend on the umask).
+        let old = unsafe { libc::umask(0) };
+        let r = create_dir(&d.join("c1"), "c1");
+        unsafe { libc::umask(old) };
+        r.unwrap();
+        assert_eq!(fs::metadata(d.join("c1")).unwrap().mode() & 0o777, 0o700);
+        assert!(matches!(
+            create_dir(&d.join("c1"), "c1"),
+            Err(StateError::Exists(_))
+        ));
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_root_others_can_write_is_refused() {
+        let d = scratch("root");
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = ensure_root(&d).unwrap_err().to_string();
+        assert!(e.contains("writable by group or others"), "{e}");
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        ensure_root(&d).unwrap();
+        let file = d.join("f");
+        fs::write(&file, b"").unwrap();
+        assert!(ensure_root(&file).is_err());
+        ensure_root(&d.join("a/b")).unwrap();
+        assert_eq!(fs::metadata(d.join("a/b")).unwrap().mode() & 0o777, 0o700);
+        fs::remove_dir_all(&d).unwrap();
+    }
+}
