@@ -53,6 +53,9 @@ pub enum Error {
     /// The terminal could not be set up.
     #[error(transparent)]
     Tty(#[from] crate::tty::TtyError),
+    /// Checkpoint/restore (CRIU) errors.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     /// A config feature husk does not implement.
     #[error("{0}")]
     Unsupported(String),

@@ -2,6 +2,7 @@
 //! `activation` hold what `run`, `create` and `exec` share.
 
 pub mod activation;
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -11,6 +12,7 @@ pub mod kill;
 pub mod list;
 pub mod pause;
 pub mod ps;
+pub mod restore;
 pub mod run;
 pub mod spec;
 pub mod start;
@@ -60,6 +62,10 @@ pub enum Command {
     Events(events::Args),
     /// Run a new process inside a container.
     Exec(exec::Args),
+    /// Checkpoint a running container with CRIU.
+    Checkpoint(checkpoint::Args),
+    /// Restore a container from a CRIU checkpoint.
+    Restore(restore::Args),
 }
 
 impl Command {
@@ -90,5 +96,7 @@ pub fn run(cmd: Command, ctx: &Ctx) -> CmdResult {
         Command::Update(a) => update::run(a, ctx),
         Command::Events(a) => events::run(a, ctx),
         Command::Exec(a) => exec::run(a, ctx),
+        Command::Checkpoint(a) => checkpoint::run(a, ctx),
+        Command::Restore(a) => restore::run(a, ctx),
     }
 }
