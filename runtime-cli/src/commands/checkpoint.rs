@@ -60,6 +60,9 @@ impl CriuFlags {
         if self.lazy_pages {
             return Err("--lazy-pages is not supported by husk: it needs CRIU's lazy-pages daemon and page server, which husk does not run; checkpoint without it".into());
         }
+        // Malformed values are refused before anything is touched.
+        plan::empty_ns_bits(&self.empty_ns)?;
+        self.cgroups_mode()?;
         Ok(())
     }
 

@@ -232,8 +232,9 @@ pub(crate) fn classify(
             Some(i) => l[i..].to_string(),
             None => l.to_string(),
         });
+    // kerndat is CRIU's probe of the kernel, made before it touches any process.
     if log_text.contains("Could not initialize kernel features detection")
-        || log_text.contains("kerndat_init") && log_text.contains("failed")
+        || log_text.contains("when initializing kerndat")
     {
         return CheckpointError::CriuUnusable {
             kernel: nix::sys::utsname::uname()
@@ -335,7 +336,7 @@ mod tests {
     #[test]
     fn kerndat_failure_says_criu_cannot_run() {
         let log = "(00.05) Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds\n\
-                   (00.05) Error (criu/crtools.c:260): Could not initialize kernel features detection.\n";
+                   (00.05) Error (criu/kerndat.c:1615): kerndat_vdso_fill_symtable failed when initializing kerndat.\n";
         let e = classify("dump", None, String::new(), log, Path::new("/img/dump.log")).to_string();
         assert!(e.starts_with("CRIU cannot run on this host"), "{e}");
         assert!(e.contains("vDSO") && e.contains("/img/dump.log"), "{e}");

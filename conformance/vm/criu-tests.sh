@@ -1,0 +1,259 @@
+#!/bin/bash
+# criu-tests.sh [HUSK]: the checkpoint/restore test set. Runs INSIDE the guest that
+# conformance/vm/run-in-vm.sh boots (Debian kernel, where CRIU works; this host's
+# kernel makes CRIU fail its feature detection); conformance/vm/test-criu.sh starts it.
+#
+# CRIU_RUNTIMES="husk runc" picks the runtimes (default: husk, plus runc when
+# installed). Every check runs for each runtime side by side; only husk's results
+# decide the exit status. The rootfs is /bin/busybox under /tmp in the guest; state
+# under /run. Containers' stdio are pipes (CRIU hands a restored process the
+# restoring runtime's pipes in their place, as runc's tests do).
+#
+# Checks: a counter keeps counting from where it was after checkpoint + restore
+# (in-memory state survives, the container is gone after the dump, running with a
+# new pid after the restore); --leave-running; --pre-dump then a dump with
+# --parent-path; a bind mount and a tmpfs survive; restore into a new id; an
+# established TCP connection with --tcp-established; a tty container restored with
+# --console-socket; refusals (unknown container, stopped container, bad image path)
+# that leave nothing behind.
+set -u
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+HUSK=${1:-${HUSK:-$REPO/target/debug/husk}}
+T=/tmp/husk-criu-tests
+STATE=/run/husk-criu-tests
+SLOW=${CRIU_WAIT:-120}
+
+declare -A RES DETAIL
+CHECKS=() RUNTIMES=()
+pass=0 fail=0
+record() { # record RT CHECK STATUS DETAIL
+  local rt=$1 check=$2 st=$3 detail=${4:-} seen=0 c
+  for c in "${CHECKS[@]}"; do [ "$c" = "$check" ] && seen=1; done
+  [ $seen = 1 ] || CHECKS+=("$check")
+  if [ "${RES["$check|$rt"]:-}" != FAIL ]; then RES["$check|$rt"]=$st; DETAIL["$check|$rt"]=$detail; fi
+  local tag=$rt; [ "$rt" = husk ] || tag="$rt (info)"
+  case $st in
+    ok) echo "ok   - $tag: $check${detail:+ ($detail)}" ;;
+    *) echo "FAIL - $tag: $check${detail:+: $detail}" ;;
+  esac
+  if [ "$rt" = husk ]; then if [ "$st" = ok ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi; fi
+}
+ok() { record "$1" "$2" ok "${3:-}"; }
+bad() { record "$1" "$2" FAIL "${3:-}"; }
+wait_until() { local deadline=$((SECONDS + $1)); shift; until "$@" 2>/dev/null; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.3; done; }
+last() { tail -n 1 "$1" 2>/dev/null | tr -dc 0-9; }
+first() { head -n 1 "$1" 2>/dev/null | tr -dc 0-9; }
+lines_ge() { [ "$(wc -l < "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+loginfo() { # the first CRIU errors of a log, for a failure message
+  grep -h -m 3 'Error' "$@" 2>/dev/null | tr '\n' ' ' | head -c 400
+}
+
+[ "$(id -u)" = 0 ] || { echo "criu-tests: must run as root (inside the guest)"; exit 2; }
+[ -x "$HUSK" ] || { echo "criu-tests: no husk binary at $HUSK"; exit 2; }
+command -v criu >/dev/null || { echo "criu-tests: criu is not installed (apt-get install criu on the host)"; exit 2; }
+echo "kernel $(uname -r); $(criu --version | head -1)"
+echo "--- criu check"; criu check 2>&1; echo "--- criu check: exit $?"
+RUNTIMES=(husk)
+[ -x /usr/sbin/runc ] && RUNTIMES+=(runc) && echo "runc: $(/usr/sbin/runc --version | head -1)"
+if [ -n "${CRIU_RUNTIMES:-}" ]; then
+  keep=(); for r in "${RUNTIMES[@]}"; do [[ " $CRIU_RUNTIMES " == *" $r "* ]] && keep+=("$r"); done
+  RUNTIMES=("${keep[@]}")
+fi
+
+rm -rf "$T" "$STATE"; mkdir -p "$T/rootfs/bin" "$T/rootfs/proc" "$T/rootfs/sys" "$T/rootfs/dev" "$T/rootfs/tmp" "$STATE"
+cp /bin/busybox "$T/rootfs/bin/busybox"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$T/rootfs/bin/$a"; done
+ROOTFS=$T/rootfs
+
+# bundle NAME ARGS_JSON [EXTRA_MOUNTS_JSON] [TERMINAL]: $T/NAME/config.json
+bundle() {
+  mkdir -p "$T/$1"
+  python3 - "$T/$1/config.json" "$ROOTFS" "$2" "${3:-[]}" "${4:-false}" <<'PY'
+import json, sys
+path, rootfs, args, mounts, term = sys.argv[1:6]
+caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"]
+c = {
+  "ociVersion": "1.0.2",
+  "process": {"terminal": term == "true", "user": {"uid": 0, "gid": 0}, "args": json.loads(args),
+    "env": ["PATH=/bin", "TERM=xterm"], "cwd": "/",
+    "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+    "noNewPrivileges": True},
+  "root": {"path": rootfs, "readonly": False},
+  "hostname": "criu",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+  ] + json.loads(mounts),
+  "linux": {
+    "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+    "maskedPaths": ["/proc/kcore", "/proc/timer_list", "/proc/acpi", "/sys/firmware"],
+    "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"],
+  },
+}
+json.dump(c, open(path, "w"), indent=1)
+PY
+}
+rt() {
+  local r=$1; shift
+  case $r in
+    husk) "$HUSK" --root "$STATE/husk" "$@" ;;
+    runc) /usr/sbin/runc --root "$STATE/runc" "$@" ;;
+  esac
+}
+status_of() { rt "$1" state "$2" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null; }
+pid_of() { rt "$1" state "$2" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null; }
+is_running() { [ "$(status_of "$1" "$2")" = running ]; }
+has_status() { [ "$(status_of "$1" "$2")" = "$3" ]; }
+tcp_lines() { rt "$1" exec "$2" sh -c 'wc -l < /tmp/got-tcp' 2>/dev/null; }
+tcp_ge() { local n; n=$(tcp_lines "$1" "$2"); [ "${n:-0}" -ge "$3" ]; }
+absent() { ! rt "$1" state "$2" >/dev/null 2>&1; }
+# Stdio of detached containers: stdin a pipe held open by a sleep, stdout and
+# stderr a pipe to cat writing OUT (a runtime's own errors land there too).
+piped() { # piped OUT CMD...: runs CMD in the background with such stdio; waits for CMD
+  local out=$1; shift
+  ( sleep 100000 | "$@" > >(cat > "$out") 2>&1; echo $? > "$out.rc" ) &
+  wait_until "$SLOW" test -s "$out.rc"
+  return "$(cat "$out.rc" 2>/dev/null || echo 99)"
+}
+COUNTER='["sh","-c","i=0; while true; do i=$((i+1)); echo $i; sleep 0.3; done"]'
+
+suite() {
+  local r=$1 id img out n1 n2 p1 p2
+  bundle counter "$COUNTER"
+
+  # 1. counter: checkpoint, gone, restore, keeps counting
+  id=ctr-$r img=$T/img-$id out=$T/$id
+  if piped "$out.1" rt "$r" run -d -b "$T/counter" "$id" && wait_until "$SLOW" lines_ge "$out.1" 3; then
+    p1=$(pid_of "$r" "$id")
+    if rt "$r" checkpoint --image-path "$img" "$id" > "$out.ck" 2>&1; then
+      ok "$r" "checkpoint a running counter"
+      n1=$(last "$out.1"); sleep 1
+      if [ "$(last "$out.1")" = "$n1" ] && absent "$r" "$id"; then ok "$r" "after checkpoint: stopped counting, container gone"
+      else bad "$r" "after checkpoint: stopped counting, container gone" "last $n1 -> $(last "$out.1"), state: $(status_of "$r" "$id")"; fi
+      if piped "$out.2" rt "$r" restore -d -b "$T/counter" --image-path "$img" "$id" && wait_until "$SLOW" lines_ge "$out.2" 2; then
+        n2=$(first "$out.2"); p2=$(pid_of "$r" "$id")
+        if is_running "$r" "$id" && [ "$n2" -gt "$n1" ] && [ "$n2" -le $((n1 + 3)) ]; then ok "$r" "restore: running, counting on from where it was" "$n1 -> $n2, pid $p1 -> $p2"
+        else bad "$r" "restore: running, counting on from where it was" "last $n1, first after restore '$n2', status $(status_of "$r" "$id") $(head -c 300 "$out.2")"; fi
+      else bad "$r" "restore: running, counting on from where it was" "$(tail -n 3 "$out.2" | tr '\n' ' ') $(loginfo "$img/restore.log")"; fi
+    else bad "$r" "checkpoint a running counter" "$(tail -n 3 "$out.ck" | tr '\n' ' ') $(loginfo "$img/dump.log")"; fi
+  else bad "$r" "checkpoint a running counter" "run -d: $(tail -n 3 "$out.1" | tr '\n' ' ')"; fi
+  rt "$r" delete -f "$id" >/dev/null 2>&1
+
+  # 2. --leave-running
+  id=lr-$r img=$T/img-$id out=$T/$id
+  if piped "$out.1" rt "$r" run -d -b "$T/counter" "$id" && wait_until "$SLOW" lines_ge "$out.1" 2; then
+    if rt "$r" checkpoint --leave-running --image-path "$img" "$id" > "$out.ck" 2>&1; then
+      n1=$(last "$out.1")
+      if is_running "$r" "$id" && wait_until 20 lines_ge "$out.1" $((n1 + 2)); then ok "$r" "checkpoint --leave-running: still running and counting"
+      else bad "$r" "checkpoint --leave-running: still running and counting" "status $(status_of "$r" "$id"), $n1 -> $(last "$out.1")"; fi
+    else bad "$r" "checkpoint --leave-running: still running and counting" "$(tail -n 3 "$out.ck" | tr '\n' ' ') $(loginfo "$img/dump.log")"; fi
+  else bad "$r" "checkpoint --leave-running: still running and counting" "run -d failed"; fi
+  rt "$r" delete -f "$id" >/dev/null 2>&1
+
+  # 3. --pre-dump, then a dump with --parent-path, then restore
+  id=pre-$r out=$T/$id
+  if piped "$out.1" rt "$r" run -d -b "$T/counter" "$id" && wait_until "$SLOW" lines_ge "$out.1" 2; then
+    if rt "$r" checkpoint --pre-dump --image-path "$T/img-$id/pre" "$id" > "$out.ck" 2>&1 && is_running "$r" "$id"; then
+      ok "$r" "checkpoint --pre-dump: still running"
+      if rt "$r" checkpoint --parent-path ../pre --image-path "$T/img-$id/final" "$id" > "$out.ck2" 2>&1; then
+        n1=$(last "$out.1")
+        if piped "$out.2" rt "$r" restore -d -b "$T/counter" --image-path "$T/img-$id/final" "$id" && wait_until "$SLOW" lines_ge "$out.2" 1 \
+           && [ "$(first "$out.2")" -gt "$n1" ]; then ok "$r" "dump --parent-path after pre-dump, restore counts on" "$n1 -> $(first "$out.2")"
+        else bad "$r" "dump --parent-path after pre-dump, restore counts on" "$(tail -n 2 "$out.2" | tr '\n' ' ') $(loginfo "$T/img-$id/final/restore.log")"; fi
+      else bad "$r" "dump --parent-path after pre-dump, restore counts on" "$(tail -n 3 "$out.ck2" | tr '\n' ' ') $(loginfo "$T/img-$id/final/dump.log")"; fi
+    else bad "$r" "checkpoint --pre-dump: still running" "$(tail -n 3 "$out.ck" | tr '\n' ' ') $(loginfo "$T/img-$id/pre/dump.log")"; fi
+  else bad "$r" "checkpoint --pre-dump: still running" "run -d failed"; fi
+  rt "$r" delete -f "$id" >/dev/null 2>&1
+
+  # 4. bind mount + tmpfs; restore into a new id
+  id=mnt-$r img=$T/img-$id out=$T/$id
+  mkdir -p "$T/data-$r"; echo "host-data" > "$T/data-$r/x"
+  bundle "mnt-$r" '["sh","-c","echo in-tmpfs > /scratch/f; i=0; while true; do i=$((i+1)); echo $i; sleep 0.3; done"]' \
+    "[{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"$T/data-$r\",\"options\":[\"rbind\",\"rw\"]},{\"destination\":\"/scratch\",\"type\":\"tmpfs\",\"source\":\"tmpfs\",\"options\":[\"size=1m\"]}]"
+  if piped "$out.1" rt "$r" run -d -b "$T/mnt-$r" "$id" && wait_until "$SLOW" lines_ge "$out.1" 2; then
+    if rt "$r" checkpoint --image-path "$img" "$id" > "$out.ck" 2>&1; then
+      ok "$r" "checkpoint with a bind mount and a tmpfs"
+      if piped "$out.2" rt "$r" restore -d -b "$T/mnt-$r" --image-path "$img" "$id-new" && wait_until "$SLOW" lines_ge "$out.2" 1; then
+        if is_running "$r" "$id-new" && absent "$r" "$id"; then ok "$r" "restore into a new container id"
+        else bad "$r" "restore into a new container id" "new: $(status_of "$r" "$id-new"), old: $(status_of "$r" "$id")"; fi
+        local got; got="$(rt "$r" exec "$id-new" cat /scratch/f /data/x 2>&1 | tr '\n' ' ')"
+        if [ "$got" = "in-tmpfs host-data " ]; then ok "$r" "restored: tmpfs content and bind mount are there"
+        else bad "$r" "restored: tmpfs content and bind mount are there" "got '$got'"; fi
+      else bad "$r" "restore into a new container id" "$(tail -n 3 "$out.2" | tr '\n' ' ') $(loginfo "$img/restore.log")"; fi
+    else bad "$r" "checkpoint with a bind mount and a tmpfs" "$(tail -n 3 "$out.ck" | tr '\n' ' ') $(loginfo "$img/dump.log")"; fi
+  else bad "$r" "checkpoint with a bind mount and a tmpfs" "run -d: $(tail -n 3 "$out.1" | tr '\n' ' ')"; fi
+  rt "$r" delete -f "$id-new" >/dev/null 2>&1; rt "$r" delete -f "$id" >/dev/null 2>&1
+
+  # 5. established TCP connection (both ends in the container's network namespace)
+  id=tcp-$r img=$T/img-$id out=$T/$id
+  bundle "tcp-$r" '["sh","-c","ip link set lo up; nc -l -p 5000 > /tmp/got-tcp & sleep 1; i=0; while true; do i=$((i+1)); echo $i; sleep 0.3; done | nc 127.0.0.1 5000"]'
+  if piped "$out.1" rt "$r" run -d -b "$T/tcp-$r" "$id" && wait_until "$SLOW" tcp_ge "$r" "$id" 2; then
+    if rt "$r" checkpoint --tcp-established --image-path "$img" "$id" > "$out.ck" 2>&1; then
+      if piped "$out.2" rt "$r" restore -d --tcp-established -b "$T/tcp-$r" --image-path "$img" "$id"; then
+        local c1 c2; c1=$(tcp_lines "$r" "$id"); sleep 3
+        c2=$(tcp_lines "$r" "$id")
+        if [ -n "$c1" ] && [ -n "$c2" ] && [ "$c2" -gt "$c1" ]; then ok "$r" "--tcp-established: the connection carries data after restore" "$c1 -> $c2 lines"
+        else bad "$r" "--tcp-established: the connection carries data after restore" "lines $c1 -> $c2"; fi
+      else bad "$r" "--tcp-established: the connection carries data after restore" "restore: $(tail -n 3 "$out.2" | tr '\n' ' ') $(loginfo "$img/restore.log")"; fi
+    else bad "$r" "--tcp-established: the connection carries data after restore" "checkpoint: $(tail -n 3 "$out.ck" | tr '\n' ' ') $(loginfo "$img/dump.log")"; fi
+  else bad "$r" "--tcp-established: the connection carries data after restore" "run -d failed"; fi
+  rt "$r" delete -f "$id" >/dev/null 2>&1
+
+  # 6. tty: run with --console-socket, restore with --console-socket
+  id=tty-$r img=$T/img-$id out=$T/$id
+  bundle "tty-$r" "$COUNTER" '[]' true
+  python3 "$REPO/conformance/vm/console-recv.py" "$T/$id.sock1" "$out.tty1" & local cr1=$!
+  wait_until 20 test -S "$T/$id.sock1"
+  if rt "$r" run -d --console-socket "$T/$id.sock1" -b "$T/tty-$r" "$id" </dev/null >"$out.run" 2>&1 && wait_until "$SLOW" lines_ge "$out.tty1" 2; then
+    if rt "$r" checkpoint --image-path "$img" "$id" > "$out.ck" 2>&1; then
+      n1=$(last "$out.tty1")
+      python3 "$REPO/conformance/vm/console-recv.py" "$T/$id.sock2" "$out.tty2" & local cr2=$!
+      wait_until 20 test -S "$T/$id.sock2"
+      if rt "$r" restore -d --console-socket "$T/$id.sock2" -b "$T/tty-$r" --image-path "$img" "$id" </dev/null >"$out.rs" 2>&1 \
+         && wait_until "$SLOW" lines_ge "$out.tty2" 2; then
+        n2=$(sed -n 2p "$out.tty2" | tr -dc 0-9)
+        if [ -n "$n2" ] && [ "$n2" -gt "$n1" ]; then ok "$r" "tty: restore --console-socket gets a working pty" "$n1 -> $n2"
+        else bad "$r" "tty: restore --console-socket gets a working pty" "$n1 -> '$n2'"; fi
+      else bad "$r" "tty: restore --console-socket gets a working pty" "$(tail -n 3 "$out.rs" | tr '\n' ' ') $(loginfo "$img/restore.log")"; fi
+      kill "$cr2" 2>/dev/null
+    else bad "$r" "tty: restore --console-socket gets a working pty" "checkpoint: $(tail -n 3 "$out.ck" | tr '\n' ' ') $(loginfo "$img/dump.log")"; fi
+  else bad "$r" "tty: restore --console-socket gets a working pty" "run -d: $(tail -n 3 "$out.run" | tr '\n' ' ')"; fi
+  kill "$cr1" 2>/dev/null
+  rt "$r" delete -f "$id" >/dev/null 2>&1
+
+  # 7. refusals leave nothing behind
+  if ! rt "$r" checkpoint --image-path "$T/img-none-$r" "no-such-$r" >/dev/null 2>&1 && [ ! -e "$T/img-none-$r" ]; then ok "$r" "refused: checkpoint an unknown container (no images made)"
+  else bad "$r" "refused: checkpoint an unknown container (no images made)" "$(ls "$T/img-none-$r" 2>&1)"; fi
+  id=stopped-$r
+  bundle stopped '["true"]'
+  rt "$r" create -b "$T/stopped" "$id" </dev/null >/dev/null 2>&1; rt "$r" start "$id" >/dev/null 2>&1
+  wait_until "$SLOW" has_status "$r" "$id" stopped
+  if ! rt "$r" checkpoint --image-path "$T/img-$id" "$id" > "$T/$id.ck" 2>&1; then ok "$r" "refused: checkpoint a stopped container" "$(tail -n 1 "$T/$id.ck" | head -c 120)"
+  else bad "$r" "refused: checkpoint a stopped container" "checkpoint succeeded"; fi
+  rt "$r" delete -f "$id" >/dev/null 2>&1
+  if ! rt "$r" restore -d -b "$T/counter" --image-path "$T/no-such-images" "bad-$r" </dev/null > "$T/bad-$r.rs" 2>&1 && absent "$r" "bad-$r" \
+     && [ ! -e "$STATE/$r/bad-$r" ] && [ ! -e "/sys/fs/cgroup/bad-$r" ]; then ok "$r" "refused: restore from a bad image path, nothing left" "$(tail -n 1 "$T/bad-$r.rs" | head -c 120)"
+  else bad "$r" "refused: restore from a bad image path, nothing left" "$(ls "$STATE/$r" 2>&1 | tr '\n' ' ')"; fi
+}
+
+for r in "${RUNTIMES[@]}"; do
+  echo "=== $r"; t0=$SECONDS
+  suite "$r"
+  echo "=== $r: $((SECONDS - t0)) s"
+done
+
+echo
+echo "=== checkpoint/restore (CRIU $(criu --version | awk '/Version/{print $2}'), kernel $(uname -r); husk decides, the others for comparison)"
+printf '%-62s' check; for r in "${RUNTIMES[@]}"; do printf ' | %-5s' "$r"; done; echo
+printf '%-62s' "----"; for r in "${RUNTIMES[@]}"; do printf ' | %-5s' "----"; done; echo
+for c in "${CHECKS[@]}"; do
+  printf '%-62s' "$c"; for r in "${RUNTIMES[@]}"; do printf ' | %-5s' "${RES["$c|$r"]:--}"; done; echo
+done
+echo
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
