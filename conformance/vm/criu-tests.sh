@@ -63,7 +63,7 @@ fi
 
 rm -rf "$T" "$STATE"; mkdir -p "$T/rootfs/bin" "$T/rootfs/proc" "$T/rootfs/sys" "$T/rootfs/dev" "$T/rootfs/tmp" "$STATE"
 cp /bin/busybox "$T/rootfs/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$T/rootfs/bin/$a"; done
+for a in sh sleep echo cat nc ip wc true; do ln -s busybox "$T/rootfs/bin/$a"; done
 ROOTFS=$T/rootfs
 
 # bundle NAME ARGS_JSON [EXTRA_MOUNTS_JSON] [TERMINAL]: $T/NAME/config.json
@@ -116,7 +116,8 @@ absent() { ! rt "$1" state "$2" >/dev/null 2>&1; }
 # stderr a pipe to cat writing OUT (a runtime's own errors land there too).
 piped() { # piped OUT CMD...: runs CMD in the background with such stdio; waits for CMD
   local out=$1; shift
-  ( sleep 100000 | "$@" > >(cat > "$out") 2>&1; echo $? > "$out.rc" ) &
+  # (A pipeline would wait for the sleep; a process substitution is not waited for.)
+  ( "$@" < <(exec sleep 100000) > >(exec cat > "$out") 2>&1; echo $? > "$out.rc" ) &
   wait_until "$SLOW" test -s "$out.rc"
   return "$(cat "$out.rc" 2>/dev/null || echo 99)"
 }
