@@ -7,7 +7,9 @@
 #
 # Skips (exit 0, saying why) where the guest cannot run: not root, no qemu, the VM
 # harness fails to boot (exit 125). CRIU_REQUIRE=1 (or CI=true) turns skips into failures.
-# Knobs: CRIU_RUNTIMES (default "husk runc"), CRIU_WAIT, VM_TIMEOUT (default 1500 s).
+# The containerd part uses containerd-shim-husk-v2 beside HUSK (or HUSK_SHIM); without
+# one it is left out, saying so. Knobs: CRIU_RUNTIMES (default "husk runc"), CRIU_WAIT,
+# CRIU_CONTAINERD=0 (leave containerd out), VM_TIMEOUT (default 2400 s).
 set -u
 
 vm_test=test-criu vm_set=checkpoint/restore vm_require=CRIU_REQUIRE
@@ -20,9 +22,9 @@ command -v criu >/dev/null 2>&1 || skip "criu not installed (apt-get install cri
 case $REPO in /tmp/*|/run/*) skip "the checkout is under $REPO, which the guest hides behind its own tmpfs";; esac
 case $HUSK in /tmp/*|/run/*) skip "$HUSK is under /tmp or /run, which the guest hides";; esac
 
-export VM_TIMEOUT=${VM_TIMEOUT:-1500}
+export VM_TIMEOUT=${VM_TIMEOUT:-2400}
 export CRIU_RUNTIMES=${CRIU_RUNTIMES:-husk runc}
-export VM_PASSENV="${VM_PASSENV:-} CRIU_RUNTIMES CRIU_WAIT"
+export VM_PASSENV="${VM_PASSENV:-} CRIU_RUNTIMES CRIU_WAIT CRIU_CONTAINERD HUSK_SHIM"
 echo "test-criu: booting the guest (qemu) with $HUSK; runtimes: $CRIU_RUNTIMES"
 "$HERE/run-in-vm.sh" "bash $(printf %q "$HERE/criu-tests.sh") $(printf %q "$HUSK")" "$REPO"
 vm_finish $?
