@@ -16,7 +16,8 @@
 # established TCP connection with --tcp-established; a tty container restored with
 # --console-socket; refusals (unknown container, stopped container, bad image path)
 # that leave nothing behind; through containerd (ctr c checkpoint --task, ctr c
-# restore --live) with husk's shim and runc's (CRIU_CONTAINERD=0 skips it).
+# restore --live) with husk's shim and runc's (CRIU_CONTAINERD=0 skips it); through
+# podman (container checkpoint / restore --runtime; CRIU_PODMAN=0 skips it).
 set -u
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -306,6 +307,32 @@ ctr_suite() { # ctr_suite LABEL RUNTIME_NAME
   ctr_ t kill -s SIGKILL "$id" >/dev/null 2>&1; sleep 1; ctr_ t rm -f "$id" >/dev/null 2>&1; ctr_ c rm "$id" >/dev/null 2>&1
 }
 
+# ---------------------------------------------------------------- podman
+# podman container checkpoint / restore with --runtime (vfs storage, no network).
+POD_ROOT=$T/pod
+pod_() { timeout -k 5 300 podman --root "$POD_ROOT/root" --runroot /run/husk-criu-pod --storage-driver vfs \
+  --cgroup-manager cgroupfs --events-backend file "$@"; }
+pod_count() { local p; p=$(pod_ inspect -f '{{.State.Pid}}' "$1" 2>/dev/null); cat "/proc/$p/root/tmp/count" 2>/dev/null; }
+pod_count_ge() { local n; n=$(pod_count "$1"); [ "${n:-0}" -ge "$2" ]; }
+pod_running() { [ "$(pod_ inspect -f '{{.State.Status}}' "$1" 2>/dev/null)" = running ]; }
+pod_suite() { # pod_suite LABEL RUNTIME_PATH
+  local r=$1 bin=$2 id=pc-$1 n1 n2 check="podman: container checkpoint / restore --runtime"
+  pod_ --runtime "$bin" run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name "$id" "$POD_IMG" \
+    sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.3; done' > "$T/$id.run" 2>&1
+  if ! wait_until "$SLOW" pod_count_ge "$id" 3; then bad "$r" "$check" "run: $(tail -n 3 "$T/$id.run" | tr '\n' ' ')"; pod_ rm -f -t 0 "$id" >/dev/null 2>&1; return; fi
+  if ! pod_ --runtime "$bin" container checkpoint "$id" > "$T/$id.ck" 2>&1; then
+    bad "$r" "$check" "checkpoint: $(tail -n 3 "$T/$id.ck" | tr '\n' ' ')"; pod_ rm -f -t 0 "$id" >/dev/null 2>&1; return
+  fi
+  if pod_running "$id"; then bad "$r" "$check" "still running after the checkpoint"; pod_ rm -f -t 0 "$id" >/dev/null 2>&1; return; fi
+  if ! pod_ --runtime "$bin" container restore "$id" > "$T/$id.rs" 2>&1; then
+    bad "$r" "$check" "restore: $(tail -n 3 "$T/$id.rs" | tr '\n' ' ')"; pod_ rm -f -t 0 "$id" >/dev/null 2>&1; return
+  fi
+  n1=$(pod_count "$id"); sleep 2; n2=$(pod_count "$id")
+  if pod_running "$id" && [ "${n1:-0}" -gt 3 ] && [ "${n2:-0}" -gt "${n1:-0}" ]; then ok "$r" "$check" "counter $n1 -> $n2 after the restore"
+  else bad "$r" "$check" "status $(pod_ inspect -f '{{.State.Status}}' "$id" 2>&1), counter ${n1:-?} -> ${n2:-?}"; fi
+  pod_ rm -f -t 0 "$id" >/dev/null 2>&1
+}
+
 for r in "${RUNTIMES[@]}"; do
   echo "=== $r"; t0=$SECONDS
   suite "$r"
@@ -321,6 +348,20 @@ if [ "${CRIU_CONTAINERD:-1}" = 1 ] && command -v containerd >/dev/null && comman
   else for r in "${RUNTIMES[@]}"; do bad "$r" "containerd: ctr c checkpoint --task, ctr c restore --live" "containerd did not start: $(tail -n 3 "$CTD/containerd.log" | tr '\n' ' ')"; done; fi
   echo "=== containerd: $((SECONDS - t0)) s"
 else echo "=== containerd: not run (CRIU_CONTAINERD=0, no containerd/ctr, or no shim at $SHIM)"; fi
+
+if [ "${CRIU_PODMAN:-1}" = 1 ] && command -v podman >/dev/null && command -v conmon >/dev/null; then
+  echo "=== podman"; t0=$SECONDS
+  mkdir -p "$POD_ROOT/rootfs/bin" "$POD_ROOT/rootfs/tmp" "$POD_ROOT/rootfs/proc" "$POD_ROOT/rootfs/sys" "$POD_ROOT/rootfs/dev" "$POD_ROOT/rootfs/etc"
+  cp /bin/busybox "$POD_ROOT/rootfs/bin/"; for a in sh sleep echo cat; do ln -sf busybox "$POD_ROOT/rootfs/bin/$a"; done
+  tar -C "$POD_ROOT/rootfs" --numeric-owner -cf "$POD_ROOT/rootfs.tar" .
+  POD_IMG=localhost/husk-criu-busybox-pod
+  if pod_ import "$POD_ROOT/rootfs.tar" "$POD_IMG" > "$POD_ROOT/import.log" 2>&1; then
+    for r in "${RUNTIMES[@]}"; do
+      case $r in husk) pod_suite husk "$HUSK" ;; runc) pod_suite runc /usr/sbin/runc ;; esac
+    done
+  else for r in "${RUNTIMES[@]}"; do bad "$r" "podman: container checkpoint / restore --runtime" "podman import: $(tail -n 2 "$POD_ROOT/import.log" | tr '\n' ' ')"; done; fi
+  echo "=== podman: $((SECONDS - t0)) s"
+else echo "=== podman: not run (CRIU_PODMAN=0, or no podman/conmon)"; fi
 
 echo
 echo "=== checkpoint/restore (CRIU $(criu --version | awk '/Version/{print $2}'), kernel $(uname -r); husk decides, the others for comparison)"

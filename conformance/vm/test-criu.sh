@@ -9,7 +9,7 @@
 # harness fails to boot (exit 125). CRIU_REQUIRE=1 (or CI=true) turns skips into failures.
 # The containerd part uses containerd-shim-husk-v2 beside HUSK (or HUSK_SHIM); without
 # one it is left out, saying so. Knobs: CRIU_RUNTIMES (default "husk runc"), CRIU_WAIT,
-# CRIU_CONTAINERD=0 (leave containerd out), VM_TIMEOUT (default 2400 s).
+# CRIU_CONTAINERD=0 / CRIU_PODMAN=0 (leave containerd / podman out), VM_TIMEOUT (default 2400 s).
 set -u
 
 vm_test=test-criu vm_set=checkpoint/restore vm_require=CRIU_REQUIRE
@@ -24,7 +24,7 @@ case $HUSK in /tmp/*|/run/*) skip "$HUSK is under /tmp or /run, which the guest 
 
 export VM_TIMEOUT=${VM_TIMEOUT:-2400}
 export CRIU_RUNTIMES=${CRIU_RUNTIMES:-husk runc}
-export VM_PASSENV="${VM_PASSENV:-} CRIU_RUNTIMES CRIU_WAIT CRIU_CONTAINERD HUSK_SHIM"
+export VM_PASSENV="${VM_PASSENV:-} CRIU_RUNTIMES CRIU_WAIT CRIU_CONTAINERD CRIU_PODMAN HUSK_SHIM"
 echo "test-criu: booting the guest (qemu) with $HUSK; runtimes: $CRIU_RUNTIMES"
 "$HERE/run-in-vm.sh" "bash $(printf %q "$HERE/criu-tests.sh") $(printf %q "$HUSK")" "$REPO"
 vm_finish $?
