@@ -56,6 +56,9 @@ pub enum Error {
     /// An AppArmor profile or SELinux label the host cannot apply.
     #[error(transparent)]
     Lsm(#[from] crate::lsm::LsmError),
+    /// Checkpoint/restore (CRIU) errors.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     /// A config feature husk does not implement.
     #[error("{0}")]
     Unsupported(String),

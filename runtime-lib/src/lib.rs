@@ -11,6 +11,7 @@ pub use oci_spec;
 
 pub mod attrs;
 pub mod cgroups;
+pub mod checkpoint;
 pub mod container;
 mod error;
 pub mod fault;

@@ -56,6 +56,10 @@ pub enum Request {
     },
     /// Start a new process in the container.
     Exec(Box<ExecRequest>),
+    /// Checkpoint a container with CRIU.
+    Checkpoint(Box<crate::criu::CheckpointRequest>),
+    /// Restore a container from CRIU images instead of creating it.
+    Restore(Box<crate::criu::RestoreRequest>),
     /// Exec a logging binary with its pipes at fds 3, 4, 5.
     Logger {
         /// The binary.
@@ -369,6 +373,8 @@ fn run(req: Request) -> Result<Response, String> {
             pid
         }
         Request::Exec(r) => exec(*r)?,
+        Request::Checkpoint(r) => crate::criu::checkpoint(*r)?,
+        Request::Restore(r) => return crate::criu::restore(*r),
         Request::Logger {
             binary,
             args,
@@ -380,7 +386,7 @@ fn run(req: Request) -> Result<Response, String> {
 }
 
 impl Response {
-    fn ok(pid: i32) -> Response {
+    pub(crate) fn ok(pid: i32) -> Response {
         Response {
             pid,
             error: None,
@@ -398,7 +404,7 @@ impl Response {
 }
 
 /// Whether the bundle's config gives the container a pid namespace of its own.
-fn own_pid_namespace(spec: Option<&oci_spec::runtime::Spec>) -> bool {
+pub(crate) fn own_pid_namespace(spec: Option<&oci_spec::runtime::Spec>) -> bool {
     let Some(spec) = spec else {
         return true;
     };

@@ -200,10 +200,24 @@ fn detached_exec_ps_pause_resume_metrics_kill_and_events() {
             other => panic!("State of a deleted exec: {other:?}"),
         }
 
-        // checkpoint: refused, clearly; the task keeps running.
+        // checkpoint (leave running): where CRIU cannot run (this project's kernel
+        // makes its feature detection fail) the error says so; either way the task
+        // keeps running. The checkpoints themselves are tested in a qemu guest
+        // (conformance/vm/test-criu.sh).
+        let criu_works = std::process::Command::new("criu")
+            .arg("check")
+            .output()
+            .is_ok_and(|o| o.status.success());
         let r = env.ctr(&["task", "checkpoint", id]);
-        assert_ne!(r.code, 0, "{r:?}");
-        assert!(r.stderr.contains("checkpoint"), "{r:?}");
+        if criu_works {
+            assert_eq!(r.code, 0, "{r:?}");
+        } else {
+            assert_ne!(r.code, 0, "{r:?}");
+            assert!(
+                r.stderr.contains("CRIU") || r.stderr.contains("criu"),
+                "{r:?}"
+            );
+        }
         assert_eq!(env.task_status(id).as_deref(), Some("RUNNING"));
 
         // kill --all: every process of the container, the exec too.

@@ -2,6 +2,7 @@
 //! `activation` hold what `run`, `create` and `exec` share.
 
 pub mod activation;
+pub mod checkpoint;
 pub mod completion;
 pub mod create;
 pub mod delete;
@@ -12,6 +13,7 @@ pub mod kill;
 pub mod list;
 pub mod pause;
 pub mod ps;
+pub mod restore;
 pub mod run;
 pub mod spec;
 pub mod start;
@@ -63,6 +65,10 @@ pub enum Command {
     Exec(exec::Args),
     /// Print a shell completion script (bash, zsh or fish).
     Completion(completion::Args),
+    /// Checkpoint a running container with CRIU.
+    Checkpoint(checkpoint::Args),
+    /// Restore a container from a CRIU checkpoint.
+    Restore(restore::Args),
 }
 
 impl Command {
@@ -94,5 +100,7 @@ pub fn run(cmd: Command, ctx: &Ctx) -> CmdResult {
         Command::Events(a) => events::run(a, ctx),
         Command::Exec(a) => exec::run(a, ctx),
         Command::Completion(a) => completion::run(a, ctx),
+        Command::Checkpoint(a) => checkpoint::run(a, ctx),
+        Command::Restore(a) => restore::run(a, ctx),
     }
 }

@@ -22,15 +22,15 @@ use crate::tty::{ConsoleSocket, TtyError};
 /// ```
 #[derive(Debug, Clone)]
 pub struct ContainerBuilder {
-    id: String,
-    bundle: PathBuf,
-    root: PathBuf,
-    pid_file: Option<PathBuf>,
-    console_socket: Option<ConsoleSocket>,
-    opts: process::PlanOptions,
+    pub(super) id: String,
+    pub(super) bundle: PathBuf,
+    pub(super) root: PathBuf,
+    pub(super) pid_file: Option<PathBuf>,
+    pub(super) console_socket: Option<ConsoleSocket>,
+    pub(super) opts: process::PlanOptions,
     extra_env: Vec<String>,
     listen_fds: u32,
-    systemd_cgroup: bool,
+    pub(super) systemd_cgroup: bool,
 }
 
 impl ContainerBuilder {
@@ -316,14 +316,14 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), StateError> {
 /// Undoes a half-made create when dropped unless disarmed: the cgroup (only what
 /// create made: in a cgroup that existed before, nobody else's process is killed),
 /// the resctrl group, the state directory. The init is killed before.
-struct Undo {
-    dir: Option<PathBuf>,
-    cgroup: Option<CgroupHandle>,
-    rdt: Option<crate::intelrdt::RdtPlan>,
+pub(super) struct Undo {
+    pub(super) dir: Option<PathBuf>,
+    pub(super) cgroup: Option<CgroupHandle>,
+    pub(super) rdt: Option<crate::intelrdt::RdtPlan>,
 }
 
 impl Undo {
-    fn disarm(&mut self) {
+    pub(super) fn disarm(&mut self) {
         self.dir = None;
         self.cgroup = None;
         self.rdt = None;
@@ -346,7 +346,9 @@ impl Drop for Undo {
 
 /// The spec's resources with runc's device rules: the config's list, then the devices
 /// every container may use, then an allow rule per `linux.devices` entry.
-fn device_resources(linux: Option<&oci_spec::runtime::Linux>) -> oci_spec::runtime::LinuxResources {
+pub(super) fn device_resources(
+    linux: Option<&oci_spec::runtime::Linux>,
+) -> oci_spec::runtime::LinuxResources {
     use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxResources};
     let mut r = linux
         .and_then(|l| l.resources().clone())

@@ -2,6 +2,7 @@
 //! delete, state and list.
 
 mod builder;
+mod checkpoint;
 mod exec;
 mod ops;
 mod resources;

@@ -71,6 +71,7 @@ mod tests {
             data: String::new(),
             rec_attr: None,
             idmap: None,
+            copyup: false,
         }
     }
 

@@ -82,6 +82,9 @@ pub(super) struct Ctr {
     pub(super) paused: AtomicBool,
     pub(super) rootfs_mounted: bool,
     pub(super) own_pid_ns: bool,
+    /// Restored from a checkpoint at create: the init already runs, Start only
+    /// reports it (containerd's order of events is kept).
+    pub(super) restored: bool,
     pub(super) poststart_hooks: bool,
     pub(super) poststop_hooks: bool,
     pub(super) oom_kills: AtomicU64,

@@ -49,11 +49,6 @@ impl Inner {
         self: &Arc<Self>,
         req: CreateTaskRequest,
     ) -> TtrpcResult<CreateTaskResponse> {
-        if !req.checkpoint.is_empty() || !req.parent_checkpoint.is_empty() {
-            return Err(unimplemented(
-                "husk does not support restoring from a checkpoint (no CRIU support)",
-            ));
-        }
         if lock(&self.containers).contains_key(&req.id) {
             return Err(status_err(
                 Code::ALREADY_EXISTS,
@@ -75,7 +70,7 @@ impl Inner {
         })
         .map_err(|e| internal(format!("stdio: {e}")))?;
         let bundle = PathBuf::from(&req.bundle);
-        let creq = Request::Create(CreateRequest {
+        let create = CreateRequest {
             id: req.id.clone(),
             bundle: bundle.clone(),
             root: opts.root.clone(),
@@ -93,7 +88,20 @@ impl Inner {
             no_pivot: opts.no_pivot_root,
             no_new_keyring: opts.no_new_keyring,
             systemd_cgroup: opts.systemd_cgroup,
-        });
+        };
+        let restored = !req.checkpoint.is_empty();
+        let creq = if restored {
+            // Restored here rather than at Start: the helper that forks the
+            // container's processes is the one with its stdio.
+            let work = &opts.raw.criu_work_path;
+            Request::Restore(Box::new(crate::criu::RestoreRequest {
+                create,
+                image_path: PathBuf::from(&req.checkpoint),
+                work_path: (!work.is_empty()).then(|| PathBuf::from(work)),
+            }))
+        } else {
+            Request::Create(create)
+        };
         let mut io = prepared.io;
         let created = self
             .call_helper(&creq, prepared.child)
@@ -135,6 +143,7 @@ impl Inner {
             paused: AtomicBool::new(false),
             rootfs_mounted,
             own_pid_ns: created.own_pid_ns.unwrap_or(true),
+            restored,
             poststart_hooks,
             poststop_hooks,
             oom_kills: AtomicU64::new(oom_kills),
@@ -179,7 +188,9 @@ impl Inner {
             )));
         }
         if p.is_init() {
-            if c.poststart_hooks {
+            if c.restored {
+                // Already running since the restore at create.
+            } else if c.poststart_hooks {
                 self.call_helper(
                     &Request::Start {
                         root: c.root.clone(),

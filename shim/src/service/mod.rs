@@ -16,6 +16,7 @@
 //! and takes the process's lock, which `Start` holds while it publishes TaskStart,
 //! so TaskStart/TaskExecStarted always precede TaskExit.
 
+mod checkpoint;
 mod container;
 mod control;
 mod errors;
@@ -44,7 +45,7 @@ use crate::memory;
 use crate::options;
 
 use container::Ctr;
-use errors::{internal, not_found, unimplemented};
+use errors::{internal, not_found};
 use exits::ExitTable;
 
 /// OOM polling period.
@@ -166,10 +167,9 @@ impl Task for Service {
     }
 
     fn checkpoint(&self, _ctx: &TtrpcContext, req: CheckpointTaskRequest) -> TtrpcResult<Empty> {
-        self.inner.container(&req.id)?;
-        Err(unimplemented(
-            "husk does not support checkpoint (no CRIU integration); the container keeps running",
-        ))
+        let r = self.inner.checkpoint(req);
+        memory::trim();
+        r
     }
 
     fn kill(&self, _ctx: &TtrpcContext, req: KillRequest) -> TtrpcResult<Empty> {
