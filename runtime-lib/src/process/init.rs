@@ -54,7 +54,13 @@ fn setup(
 ) -> Result<(CString, String), String> {
     // Die with the runtime while set-up is in progress; never let the container read our memory.
     sys::set_pdeathsig(libc::SIGKILL).map_err(ctx("prctl(PR_SET_PDEATHSIG)"))?;
-    sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
+    // With a new user namespace, stay dumpable until the parent has written the id
+    // maps: /proc/PID/{uid,gid}_map and setgroups of a non-dumpable process belong to
+    // root, so an unprivileged runtime (or newuidmap) could not open them.
+    let new_user = plan.ns.creates(CloneFlags::CLONE_NEWUSER.bits() as u64);
+    if !new_user {
+        sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
+    }
     let mut hook_state = String::new();
     loop {
         match ch.recv() {
@@ -62,6 +68,9 @@ fn setup(
             Ok(Msg::HookState(s)) => hook_state = s,
             other => return Err(format!("waiting for the runtime: {other:?}")),
         }
+    }
+    if new_user {
+        sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
     }
     if plan.ns.creates(CloneFlags::CLONE_NEWUSER.bits() as u64) {
         // Become root of the new user namespace when 0 is mapped (not required by the spec).

@@ -119,6 +119,8 @@ pub struct PlanOptions {
     pub no_new_keyring: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// Rootless mode ([`crate::ContainerBuilder::rootless`]).
+    pub rootless: bool,
 }
 
 impl InitPlan {
@@ -129,16 +131,22 @@ impl InitPlan {
         bundle: &Path,
         opts: &PlanOptions,
     ) -> Result<Self, crate::Error> {
-        let ns = NamespacePlan::from_spec(spec);
+        let mut ns = NamespacePlan::from_spec(spec);
+        ns.set_rootless(
+            opts.rootless,
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
         let user_flag = nix::sched::CloneFlags::CLONE_NEWUSER.bits() as u64;
         let mnt_flag = nix::sched::CloneFlags::CLONE_NEWNS.bits() as u64;
-        let rootfs = RootfsPlan::from_spec(
+        let mut rootfs = RootfsPlan::from_spec(
             spec,
             bundle,
             opts.no_pivot,
             ns.owns(user_flag),
             ns.owns(mnt_flag),
         )?;
+        rootfs.rootless = opts.rootless;
         let mut sysctl: Vec<(String, String)> = spec
             .linux()
             .as_ref()

@@ -39,6 +39,15 @@ pub enum RootfsError {
     /// A path inside the rootfs could not be resolved safely.
     #[error(transparent)]
     Path(#[from] crate::paths::PathError),
+    /// Rootless: a mount only a process privileged in the initial user namespace may
+    /// make (block-device filesystems, most network ones, ...).
+    #[error(
+        "{0} (running rootless, this mount needs privileges in the initial user \
+         namespace, which an unprivileged user does not have: use a bind mount of a \
+         directory you own, or a filesystem type that can be mounted in a user \
+         namespace such as tmpfs, proc, mqueue, devpts or sysfs with a network namespace)"
+    )]
+    NeedsInitNs(Box<RootfsError>),
     /// A failure the container's unmapped user namespace explains.
     #[error(
         "{0} (the container's user namespace has no uid/gid mappings: nothing can be created \
@@ -107,6 +116,10 @@ pub struct RootfsPlan {
     /// The container creates a user namespace without uid/gid mappings.
     #[serde(default)]
     pub unmapped_userns: bool,
+    /// Rootless (an unprivileged caller): a mount the kernel refuses with EPERM is
+    /// explained ([`RootfsError::NeedsInitNs`]).
+    #[serde(default)]
+    pub rootless: bool,
     /// `(mounts index, fd)` of each idmapped source the runtime prepared before the
     /// clone ([`RootfsPlan::prepare_idmaps`]); the init inherits the fds.
     #[serde(skip)]
@@ -171,6 +184,7 @@ impl RootfsPlan {
             readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
             cgroup_sources: Vec::new(),
             cgroup_ns: false,
+            rootless: false,
             unmapped_userns: userns
                 && linux.is_some_and(|l| {
                     l.uid_mappings().as_ref().map(Vec::len).unwrap_or(0) == 0

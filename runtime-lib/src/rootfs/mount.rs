@@ -87,6 +87,7 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
             "bind mount",
         ))?;
         remount_bind(root, m, flags)?;
+        readonly_submounts(root, m, flags, plan)?;
     } else {
         let data = (!m.data.is_empty()).then_some(m.data.as_str());
         let source = m
@@ -121,6 +122,12 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
                     )
                     .map_err(apply_err(what(m), "remount /sys bind"))?;
                 }
+                readonly_submounts(root, m, flags | MsFlags::MS_BIND | MsFlags::MS_REC, plan)?;
+            } else if plan.rootless && e == nix::errno::Errno::EPERM {
+                return Err(RootfsError::NeedsInitNs(Box::new(apply_err(
+                    format!("{} (type {})", what(m), m.typ),
+                    "mount",
+                )(e))));
             } else {
                 return Err(apply_err(what(m), "mount")(e));
             }
@@ -144,6 +151,27 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
         }
     }
     Ok(())
+}
+
+/// `rbind` + `ro` in a user namespace: read-only all the way down. A bind remount only
+/// changes the top mount, so the submounts of e.g. the host's `/sys` (its cgroupfs
+/// under `/sys/fs/cgroup`) would stay writable, and a rootless container could write
+/// the host's cgroup files its user owns (CVE-2023-25809).
+fn readonly_submounts(
+    root: &Root,
+    m: &MountOp,
+    flags: MsFlags,
+    plan: &RootfsPlan,
+) -> Result<(), RootfsError> {
+    let rec_ro = MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY;
+    if !plan.bind_devices || !flags.contains(rec_ro) {
+        return Ok(());
+    }
+    let dest = root.open_path(&m.dest)?;
+    sys::mount_setattr(dest.as_fd(), true, libc::MOUNT_ATTR_RDONLY, 0, 0).map_err(apply_err(
+        what(m),
+        "make submounts read-only (mount_setattr)",
+    ))
 }
 
 /// After a bind: the mount's other flags (ro, nosuid, ...) need a bind remount.
