@@ -73,6 +73,20 @@ pub fn default_root() -> PathBuf {
     )
 }
 
+/// The `oomScoreAdj` an unprivileged process can get: lowering it below the current
+/// value needs CAP_SYS_RESOURCE, so a lower `wanted` stays at `current` (pure).
+pub fn oom_score_adj(wanted: i32, current: i32) -> i32 {
+    wanted.max(current)
+}
+
+/// The calling process's `oom_score_adj` (0 when it cannot be read).
+pub fn current_oom_score_adj() -> i32 {
+    std::fs::read_to_string("/proc/self/oom_score_adj")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +102,13 @@ mod tests {
         assert!(!RootlessMode::Auto.resolve(0));
         assert!(RootlessMode::On.resolve(0));
         assert!(!RootlessMode::Off.resolve(1000));
+    }
+
+    #[test]
+    fn oom_score_adj_never_goes_below_the_callers() {
+        assert_eq!(oom_score_adj(-500, 0), 0);
+        assert_eq!(oom_score_adj(500, 200), 500);
+        assert_eq!(oom_score_adj(100, 200), 200);
     }
 
     #[test]

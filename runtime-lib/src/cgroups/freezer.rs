@@ -33,11 +33,11 @@ impl CgroupHandle {
                     return Ok(Freezer::V2(d.to_path_buf()));
                 }
             }
-            return Err(CgroupError::NoFreezer { operation });
+            return Err(self.no_freezer(operation));
         }
         self.dir_for(HierarchyVersion::V1, "freezer")
             .map(|d| Freezer::V1(d.to_path_buf()))
-            .ok_or(CgroupError::NoFreezer { operation })
+            .ok_or_else(|| self.no_freezer(operation))
     }
 
     /// Freeze every process of the container (`pause`); returns once the

@@ -83,6 +83,18 @@ impl CgroupHandle {
         }
     }
 
+    /// No freezer: said as rootless when its hierarchy was skipped.
+    pub(super) fn no_freezer(&self, operation: &'static str) -> CgroupError {
+        if self.skipped_controller("freezer") || (self.dirs.is_empty() && !self.skipped.is_empty())
+        {
+            return CgroupError::RootlessNoCgroup {
+                field: operation.to_string(),
+                controller: "freezer".to_string(),
+            };
+        }
+        CgroupError::NoFreezer { operation }
+    }
+
     fn skipped_controller(&self, controller: &str) -> bool {
         self.skipped
             .iter()

@@ -150,10 +150,14 @@ impl ExecPlan {
                 "apparmor failed to apply profile {p:?}: AppArmor is not supported by husk"
             )));
         }
+        let mut plan_process = ProcessPlan::new(process, base.seccomp.as_ref(), preserve_fds)?;
+        if crate::rootless::running_rootless() {
+            plan_process.clamp_oom_score_adj();
+        }
         Ok(ExecPlan {
             id: id.to_string(),
             namespaces: base.namespaces,
-            process: ProcessPlan::new(process, base.seccomp.as_ref(), preserve_fds)?,
+            process: plan_process,
             new_keyring: !base.no_new_keyring,
             attrs: crate::attrs::ProcessAttrs::for_exec(process, &base.linux_attrs).map_err(
                 |e| match e {
@@ -262,6 +266,14 @@ fn intermediate(
 ) -> ! {
     let res = (|| -> Result<i32, String> {
         let _ = sys::set_pdeathsig(libc::SIGKILL);
+        // oom_score_adj is inherited by the process; written here while /proc/self is
+        // still ours (a non-dumpable process's files belong to root, which a rootless
+        // runtime or the container's root in a user namespace may not write).
+        if let Some(adj) = plan.process.oom_score_adj {
+            let proc = crate::paths::ProcHandle::new().map_err(ctx("open procfs"))?;
+            proc.write("self/oom_score_adj", adj.to_string().as_bytes())
+                .map_err(ctx("process.oomScoreAdj"))?;
+        }
         // Before entering the container's pid namespace: its processes must not be
         // able to ptrace us or read our memory through /proc (runc's CVE-2016-9962).
         sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
@@ -308,11 +320,6 @@ fn setup_process(
     console: Option<OwnedFd>,
 ) -> Result<std::ffi::CString, String> {
     nix::unistd::setsid().map_err(ctx("setsid"))?;
-    if let Some(adj) = plan.process.oom_score_adj {
-        let proc = crate::paths::ProcHandle::new().map_err(ctx("open procfs"))?;
-        proc.write("self/oom_score_adj", adj.to_string().as_bytes())
-            .map_err(ctx("process.oomScoreAdj"))?;
-    }
     if plan.new_keyring {
         // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.
         let _ = sys::join_session_keyring(&format!("_ses.{}", plan.id));

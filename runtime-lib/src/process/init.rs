@@ -46,6 +46,16 @@ fn setup_console(
     pty.into_stdio()
 }
 
+/// `process.oomScoreAdj`, through a verified procfs.
+fn write_oom_score_adj(plan: &InitPlan) -> Result<(), String> {
+    let Some(adj) = plan.process.oom_score_adj else {
+        return Ok(());
+    };
+    let proc = ProcHandle::new().map_err(ctx("open procfs"))?;
+    proc.write("self/oom_score_adj", adj.to_string().as_bytes())
+        .map_err(ctx("process.oomScoreAdj"))
+}
+
 /// Everything up to the point where the init is ready; returns the executable to run.
 fn setup(
     plan: &InitPlan,
@@ -70,6 +80,10 @@ fn setup(
         }
     }
     if new_user {
+        // oom_score_adj too, while /proc/self is still ours: once non-dumpable, its
+        // files belong to the initial namespace's root, which the container's root
+        // (another uid on the host) may not write.
+        write_oom_score_adj(plan)?;
         sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
     }
     if plan.ns.creates(CloneFlags::CLONE_NEWUSER.bits() as u64) {
@@ -115,16 +129,15 @@ fn setup(
     plan.rootfs.finish(&root).map_err(|e| e.to_string())?;
     drop(root);
     plan.rootfs.enter().map_err(|e| e.to_string())?;
-    if !plan.sysctl.is_empty() || plan.process.oom_score_adj.is_some() {
+    if !plan.sysctl.is_empty() {
         let proc = ProcHandle::new().map_err(ctx("open procfs"))?;
         for (k, v) in &plan.sysctl {
             proc.write(&format!("sys/{}", k.replace('.', "/")), v.as_bytes())
                 .map_err(|e| format!("linux.sysctl[{k:?}]: {e}"))?;
         }
-        if let Some(adj) = plan.process.oom_score_adj {
-            proc.write("self/oom_score_adj", adj.to_string().as_bytes())
-                .map_err(ctx("process.oomScoreAdj"))?;
-        }
+    }
+    if !new_user {
+        write_oom_score_adj(plan)?;
     }
     if plan.new_keyring {
         // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.

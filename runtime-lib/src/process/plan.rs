@@ -67,6 +67,21 @@ impl ProcessPlan {
         })
     }
 
+    /// Rootless: an `oomScoreAdj` below the caller's own stays at the caller's (the
+    /// kernel lets only CAP_SYS_RESOURCE lower it), as an unprivileged equivalent.
+    pub fn clamp_oom_score_adj(&mut self) {
+        if let Some(adj) = self.oom_score_adj {
+            let current = crate::rootless::current_oom_score_adj();
+            let got = crate::rootless::oom_score_adj(adj, current);
+            if got != adj {
+                tracing::debug!(
+                    "rootless: process.oomScoreAdj {adj} kept at the caller's {current}"
+                );
+            }
+            self.oom_score_adj = Some(got);
+        }
+    }
+
     /// Adds `vars` to the environment, each replacing the variable of the same name.
     pub fn add_env(&mut self, vars: &[String]) {
         self.env = super::env::merge(&self.env, vars);
@@ -155,11 +170,14 @@ impl InitPlan {
             .unwrap_or_default();
         sysctl.sort();
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-        let process = ProcessPlan::new(
+        let mut process = ProcessPlan::new(
             &spec.process().clone().unwrap_or_default(),
             seccomp,
             opts.preserve_fds,
         )?;
+        if opts.rootless {
+            process.clamp_oom_score_adj();
+        }
         let hooks = spec.hooks().clone();
         let runtime_hooks = hooks.as_ref().is_some_and(|h| {
             h.prestart().as_ref().is_some_and(|v| !v.is_empty())
