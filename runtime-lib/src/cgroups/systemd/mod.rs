@@ -131,6 +131,10 @@ pub struct SystemdUnit {
     /// Rootless: the unit belongs to the user's manager (session bus).
     #[serde(default, skip_serializing_if = "is_false")]
     pub user: bool,
+    /// Rootless: the user manager's own cgroup, which the slice is below
+    /// (`/user.slice/user-UID.slice/user@UID.service`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub base: String,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -144,6 +148,7 @@ impl PartialEq for SystemdUnit {
             && self.name == other.name
             && self.started() == other.started()
             && self.user == other.user
+            && self.base == other.base
     }
 }
 
@@ -156,9 +161,10 @@ fn de_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<AtomicBool>, D::Error>
 }
 
 impl SystemdUnit {
-    fn new(scope: &ScopeName, user: bool) -> Self {
+    fn new(scope: &ScopeName, user: bool, base: &str) -> Self {
         SystemdUnit {
             user,
+            base: base.to_string(),
             unit: scope.unit.clone(),
             slice: scope.slice.clone(),
             name: scope.name.clone(),
@@ -251,7 +257,7 @@ impl CgroupHandle {
             mode: layout.mode,
             dirs,
             created: Mutex::new(Vec::new()),
-            systemd: Some(SystemdUnit::new(&scope, user)),
+            systemd: Some(SystemdUnit::new(&scope, user, base)),
             skipped: Vec::new(),
         })
     }
@@ -349,6 +355,7 @@ impl CgroupHandle {
         let want = sd
             .scope()
             .cgroup_path()
+            .map(|p| format!("{}{p}", sd.base))
             .map_err(|e| sd.call_err("start", e.to_string()))?;
         let file = format!("/proc/{pid}/cgroup");
         let deadline = Instant::now() + MOVE_TIMEOUT;
@@ -519,6 +526,32 @@ mod tests {
         assert_eq!(
             h.v2_dir(),
             Some(PathBuf::from("/sys/fs/cgroup/system.slice/husk-c1.scope"))
+        );
+    }
+
+    #[test]
+    fn rootless_scope_is_under_the_user_manager() {
+        let layout =
+            HostLayout::from_mounts(&parse_mountinfo(V2_MOUNTINFO), |_| vec!["memory".into()])
+                .unwrap_or_else(|e| panic!("{e}"));
+        let h = CgroupHandle::from_layout_systemd_user(&layout, None, "c1", 1000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            h.v2_dir(),
+            Some(PathBuf::from(
+                "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/user.slice/husk-c1.scope"
+            ))
+        );
+        let sd = h
+            .systemd_unit()
+            .map(|s| (s.slice.as_str(), s.user, s.base.as_str()));
+        assert_eq!(
+            sd,
+            Some((
+                "user.slice",
+                true,
+                "/user.slice/user-1000.slice/user@1000.service"
+            ))
         );
     }
 
