@@ -119,8 +119,9 @@ for rt in $RUNTIMES; do
   check $rt "run -d with limits" $r 0
   pid=$(rtc $rt state $id 2>/dev/null | tr -d ' \n' | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
   cg=$(cut -d: -f3 "/proc/${pid:-0}/cgroup" 2>/dev/null)
-  case $cg in "/user.slice/user-$UID_.slice/user@$UID_.service/user.slice/"*.scope*) where=user-scope ;; *) where="$cg" ;; esac
-  check $rt "scope under user@UID.service/user.slice" "$where" user-scope
+  # runc and husk use user.slice by default, crun app.slice (and a sub-cgroup).
+  case $cg in "/user.slice/user-$UID_.slice/user@$UID_.service/"*.slice/*.scope*) where=user-scope ;; *) where="$cg" ;; esac
+  check $rt "scope under user@UID.service" "$where" user-scope
   inside=$(rtc $rt exec $id cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>&1 | tr '\n' ' ')
   check $rt "limits seen inside (exec)" "$inside" "67108864 32 "
   check $rt "exec id -u" "$(rtc $rt exec $id id -u 2>&1)" 0
