@@ -2,7 +2,7 @@
 //! be overwritten from inside one (CVE-2019-5736; see `husk::security::exe_guard`):
 //! - as root: re-exec from the immutable copy in /run/husk-exe (made once per binary
 //!   version, so a run costs one exec);
-//! - rootless: nothing when the user cannot write the binary (the usual root-owned
+//! - rootless (also root of a user namespace): nothing when the user cannot write the binary (the usual root-owned
 //!   install), else re-exec from a sealed memfd copy made for this run.
 
 use std::ffi::CString;
@@ -21,7 +21,9 @@ pub fn reexec_guarded() {
         return;
     };
     let euid = nix::unistd::geteuid();
-    if euid.is_root() {
+    // Root of a user namespace (rootless podman runs its runtime so) cannot set the
+    // immutable flag either: it takes the rootless path.
+    if euid.is_root() && !husk::rootless::in_user_namespace() {
         reexec_immutable(&exe);
     } else {
         reexec_sealed(&exe, euid.as_raw());

@@ -101,7 +101,10 @@ fn main() -> ExitCode {
     let ctx = Ctx {
         root: cli.root.unwrap_or_else(husk::rootless::default_root),
         systemd_cgroup: cli.systemd_cgroup,
-        rootless: cli.rootless.resolve(nix::unistd::geteuid().as_raw()),
+        rootless: cli.rootless.resolve(
+            nix::unistd::geteuid().as_raw(),
+            husk::rootless::in_user_namespace(),
+        ),
         log: log.clone(),
     };
     match commands::run(command, &ctx) {

@@ -40,27 +40,74 @@ impl std::str::FromStr for RootlessMode {
 }
 
 impl RootlessMode {
-    /// Whether to run rootless for a caller with effective uid `euid`.
-    pub fn resolve(self, euid: u32) -> bool {
+    /// Whether to run rootless for a caller with effective uid `euid`, inside a user
+    /// namespace other than the initial one or not (`userns`: root there, as under
+    /// rootless podman, is still an unprivileged user of the host; runc decides so too).
+    pub fn resolve(self, euid: u32, userns: bool) -> bool {
         match self {
-            RootlessMode::Auto => euid != 0,
+            RootlessMode::Auto => euid != 0 || userns,
             RootlessMode::On => true,
             RootlessMode::Off => false,
         }
     }
 }
 
-/// True if the calling process runs without root's effective uid.
+/// True if the calling process is unprivileged on the host: an effective uid other
+/// than 0, or root of a user namespace other than the initial one.
 pub fn running_rootless() -> bool {
-    !nix::unistd::geteuid().is_root()
+    !nix::unistd::geteuid().is_root() || in_user_namespace()
 }
 
-/// The default state root for a caller: `$XDG_RUNTIME_DIR/husk` for a non-root caller
-/// with `XDG_RUNTIME_DIR` set (runc: `$XDG_RUNTIME_DIR/runc`), else
-/// [`crate::DEFAULT_ROOT`]. Pure: `xdg` is the variable's value.
-pub fn default_root_for(euid: u32, xdg: Option<&std::ffi::OsStr>) -> PathBuf {
+/// The whole-range identity map of the initial user namespace.
+fn is_initial_map(uid_map: &str) -> bool {
+    let f: Vec<&str> = uid_map.split_whitespace().collect();
+    f == ["0", "0", "4294967295"]
+}
+
+/// True if the calling process is in a user namespace other than the initial one.
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_initial_map(&m))
+}
+
+/// The host uid that `uid` of the caller's user namespace maps to, from `uid_map`
+/// text (pure); `uid` itself in the initial namespace.
+pub fn host_uid_in(uid_map: &str, uid: u32) -> Option<u32> {
+    uid_map.lines().find_map(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [inside, outside, size] = f[..] else {
+            return None;
+        };
+        let u = u64::from(uid);
+        (u >= inside && u < inside + size).then(|| u32::try_from(outside + u - inside).ok())?
+    })
+}
+
+/// The caller's effective uid as the host sees it (the user whose systemd manager
+/// a rootless `--systemd-cgroup` talks to).
+pub fn host_euid() -> u32 {
+    let euid = nix::unistd::geteuid().as_raw();
+    std::fs::read_to_string("/proc/self/uid_map")
+        .ok()
+        .and_then(|m| host_uid_in(&m, euid))
+        .unwrap_or(euid)
+}
+
+/// The default state root: `$XDG_RUNTIME_DIR/husk` when runc would use
+/// `$XDG_RUNTIME_DIR/runc` (set, and the caller is not root, or is root of a user
+/// namespace with `USER` unset or not `root`, as under rootless podman), else
+/// [`crate::DEFAULT_ROOT`]. Pure: `xdg` and `user` are the variables' values.
+pub fn default_root_for(
+    euid: u32,
+    userns: bool,
+    xdg: Option<&std::ffi::OsStr>,
+    user: Option<&std::ffi::OsStr>,
+) -> PathBuf {
+    let honour = euid != 0 || (userns && !matches!(user, Some(u) if u == "root"));
     match xdg.filter(|x| !x.is_empty()) {
-        Some(x) if euid != 0 => PathBuf::from(x).join("husk"),
+        Some(x) if honour => PathBuf::from(x).join("husk"),
         _ => PathBuf::from(crate::DEFAULT_ROOT),
     }
 }
@@ -69,7 +116,9 @@ pub fn default_root_for(euid: u32, xdg: Option<&std::ffi::OsStr>) -> PathBuf {
 pub fn default_root() -> PathBuf {
     default_root_for(
         nix::unistd::geteuid().as_raw(),
+        in_user_namespace(),
         std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
+        std::env::var_os("USER").as_deref(),
     )
 }
 
@@ -98,10 +147,11 @@ mod tests {
         assert_eq!("true".parse(), Ok(RootlessMode::On));
         assert_eq!("false".parse(), Ok(RootlessMode::Off));
         assert!("yes".parse::<RootlessMode>().is_err());
-        assert!(RootlessMode::Auto.resolve(1000));
-        assert!(!RootlessMode::Auto.resolve(0));
-        assert!(RootlessMode::On.resolve(0));
-        assert!(!RootlessMode::Off.resolve(1000));
+        assert!(RootlessMode::Auto.resolve(1000, false));
+        assert!(!RootlessMode::Auto.resolve(0, false));
+        assert!(RootlessMode::Auto.resolve(0, true));
+        assert!(RootlessMode::On.resolve(0, false));
+        assert!(!RootlessMode::Off.resolve(1000, true));
     }
 
     #[test]

@@ -162,6 +162,9 @@ impl InitPlan {
             ns.owns(mnt_flag),
         )?;
         rootfs.rootless = opts.rootless;
+        // Already in a user namespace (root there, as under rootless podman): no
+        // mknod either.
+        rootfs.bind_devices |= opts.rootless;
         let mut sysctl: Vec<(String, String)> = spec
             .linux()
             .as_ref()

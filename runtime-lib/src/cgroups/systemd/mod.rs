@@ -206,7 +206,7 @@ impl CgroupHandle {
     ) -> Result<Self, CgroupError> {
         let layout = HostLayout::detect()?;
         if rootless {
-            let uid = nix::unistd::geteuid().as_raw();
+            let uid = crate::rootless::host_euid();
             return Self::from_layout_systemd_user(&layout, cgroups_path, id, uid);
         }
         Self::from_layout_systemd(&layout, cgroups_path, id)
