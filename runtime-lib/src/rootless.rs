@@ -164,15 +164,28 @@ mod tests {
     #[test]
     fn default_root_is_per_user() {
         let x = Some(OsStr::new("/run/user/1000"));
+        let rl = PathBuf::from("/run/user/1000/husk");
+        let root = PathBuf::from("/run/husk");
+        assert_eq!(default_root_for(1000, false, x, None), rl);
+        assert_eq!(default_root_for(0, false, x, None), root);
+        assert_eq!(default_root_for(1000, false, None, None), root);
         assert_eq!(
-            default_root_for(1000, x),
-            PathBuf::from("/run/user/1000/husk")
+            default_root_for(1000, false, Some(OsStr::new("")), None),
+            root
         );
-        assert_eq!(default_root_for(0, x), PathBuf::from("/run/husk"));
-        assert_eq!(default_root_for(1000, None), PathBuf::from("/run/husk"));
-        assert_eq!(
-            default_root_for(1000, Some(OsStr::new(""))),
-            PathBuf::from("/run/husk")
-        );
+        // Root of podman's user namespace: the user's runtime dir.
+        assert_eq!(default_root_for(0, true, x, Some(OsStr::new("alice"))), rl);
+        assert_eq!(default_root_for(0, true, x, None), rl);
+        assert_eq!(default_root_for(0, true, x, Some(OsStr::new("root"))), root);
+    }
+
+    #[test]
+    fn user_namespaces_are_told_from_the_initial_one() {
+        assert!(is_initial_map("         0          0 4294967295\n"));
+        assert!(!is_initial_map("0 1000 1\n1 100000 65536\n"));
+        let m = "0 1000 1\n1 100000 65536\n";
+        assert_eq!(host_uid_in(m, 0), Some(1000));
+        assert_eq!(host_uid_in(m, 5), Some(100004));
+        assert_eq!(host_uid_in(m, 70000), None);
     }
 }
