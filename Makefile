@@ -5,7 +5,7 @@ CARGO      ?= cargo
 PROFILE    ?= release
 HUSK       := target/$(PROFILE)/husk
 DEMO       := target/demo
-APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils
+APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils uidmap
 export DEBIAN_FRONTEND := noninteractive
 
 .PHONY: all deps build shim demo test test-unit test-integration conformance bench clean fmt lint
@@ -59,13 +59,16 @@ CONFORMANCE := target/$(PROFILE)/husk-conformance
 RUNTIMES    := --runtime husk=$(HUSK) --runtime runc=/usr/sbin/runc --runtime crun=/usr/bin/crun
 
 # Side by side: the scenario suite (husk, runc, crun), the OCI validation suite (husk, runc),
-# and the cgroup-v2 and systemd guest test sets (husk, runc, crun).
+# the cgroup-v2 and systemd guest test sets, and rootless on this host and in the
+# systemd guest (husk, runc, crun; podman with each).
 conformance: deps build
 	$(CONFORMANCE) run $(RUNTIMES) --markdown target/conformance-scenarios.md
 	bash conformance/oci-validation/setup.sh
 	bash conformance/oci-validation/compare.sh husk=$(HUSK) runc=/usr/sbin/runc
 	V2_RUNTIMES="husk runc crun" bash conformance/vm/test-v2.sh $(HUSK)
 	SD_RUNTIMES="husk runc crun" bash conformance/vm/test-systemd.sh $(HUSK)
+	bash conformance/rootless-host.sh $(HUSK)
+	RL_RUNTIMES="husk runc crun" bash conformance/vm/test-rootless.sh $(HUSK)
 
 # Benchmarks of husk, runc and crun in one interleaved run; writes docs/benchmarks.md.
 # Then the shim against containerd's runc shim (memory, ctr run latency): docs/shim-benchmarks.md.

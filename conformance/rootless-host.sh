@@ -118,6 +118,28 @@ for rt in $RUNTIMES; do
   left=$(ls "$W/xdg/$rt" 2>/dev/null | wc -l)
   check $rt "nothing left (state, processes)" "$left $(ps -o pid= -u "$U" | wc -l)" "0 0"
 done
+# Rootless podman (cgroupfs manager, vfs storage, no network) with each runtime:
+# a busybox docker-archive built here, `podman load`ed by the user.
+if command -v podman >/dev/null; then
+  python3 "$HERE/vm/busybox-archive.py" "$W/busybox.tar" && chown "$U:" "$W/busybox.tar"
+  for rt in $RUNTIMES; do
+    echo "=== podman --runtime $rt as $U"
+    case $rt in husk) path=$W/husk ;; *) path=$(command -v $rt) ;; esac
+    pm() { as_user podman --runtime "$path" --storage-driver vfs --cgroup-manager cgroupfs --events-backend file "$@"; }
+    pm load -i "$W/busybox.tar" >/dev/null 2>&1
+    pm run --rm --network none localhost/busybox:rl id -u </dev/null >"$W/out" 2>&1
+    check $rt "podman run --rm" "$(out)" 0
+    pm run -d --name "rl-$rt" --network none localhost/busybox:rl sleep 1000 </dev/null >"$W/out" 2>&1
+    check $rt "podman run -d" "$?" 0
+    pm exec "rl-$rt" echo hi </dev/null >"$W/out" 2>&1
+    check $rt "podman exec" "$(out)" hi
+    pm stop -t 1 "rl-$rt" </dev/null >/dev/null 2>&1
+    check $rt "podman stop" "$?" 0
+    pm rm -f "rl-$rt" </dev/null >/dev/null 2>&1
+    check $rt "podman rm, nothing left" "$?:$(pm ps -aq 2>/dev/null | wc -l)" 0:0
+  done
+  as_user podman system reset -f >/dev/null 2>&1
+fi
 echo "took $(( $(date +%s) - T0 )) s"
 
 echo

@@ -135,27 +135,7 @@ done
 # Rootless podman with husk. A docker-archive of busybox, built here.
 if command -v podman >/dev/null; then
   echo "=== podman --runtime husk as $U"
-  python3 - $W/busybox.tar <<'PY'
-import hashlib, io, json, os, sys, tarfile
-layer = io.BytesIO()
-with tarfile.open(fileobj=layer, mode='w') as t:
-    for d in ('bin', 'tmp', 'proc', 'sys', 'dev', 'etc'):
-        i = tarfile.TarInfo(d); i.type = tarfile.DIRTYPE; i.mode = 0o755 if d != 'tmp' else 0o1777; t.addfile(i)
-    t.add('/bin/busybox', 'bin/busybox')
-    for a in ('sh', 'sleep', 'cat', 'id', 'echo'):
-        i = tarfile.TarInfo('bin/' + a); i.type = tarfile.SYMTYPE; i.linkname = 'busybox'; t.addfile(i)
-    for name, text in (('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n'), ('etc/group', 'root:x:0:\n')):
-        data = text.encode(); i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
-layer = layer.getvalue()
-diff = 'sha256:' + hashlib.sha256(layer).hexdigest()
-config = json.dumps({'architecture': 'amd64', 'os': 'linux', 'config': {'Cmd': ['sh'], 'Env': ['PATH=/bin']},
-                     'rootfs': {'type': 'layers', 'diff_ids': [diff]}}).encode()
-cfg = hashlib.sha256(config).hexdigest() + '.json'
-manifest = json.dumps([{'Config': cfg, 'RepoTags': ['localhost/busybox:rl'], 'Layers': ['layer.tar']}]).encode()
-with tarfile.open(sys.argv[1], 'w') as t:
-    for name, data in ((cfg, config), ('layer.tar', layer), ('manifest.json', manifest)):
-        i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
-PY
+  python3 "$REPO/conformance/vm/busybox-archive.py" $W/busybox.tar
   chown "$U:" $W/busybox.tar
   pm() { as_user podman --runtime "$HUSK" --storage-driver vfs --events-backend file "$@"; }
   pm load -i $W/busybox.tar >$W/pm.log 2>&1; r=$?
