@@ -14,6 +14,9 @@
 # Only husk's results count; runc's and crun's are shown for comparison
 # (RL_RUNTIMES, default "husk runc crun"). Few processes: the guest is slow.
 set -u
+# All of it is parsed before it runs (a { } block): editing this file while a guest
+# runs it cannot break that run.
+{
 cd "$(dirname "$0")/../.." || exit 2
 REPO=$PWD
 
@@ -125,6 +128,10 @@ for rt in $RUNTIMES; do
   inside=$(rtc $rt exec $id cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max 2>&1 | tr '\n' ' ')
   check $rt "limits seen inside (exec)" "$inside" "67108864 32 "
   check $rt "exec id -u" "$(rtc $rt exec $id id -u 2>&1)" 0
+  rtc $rt pause $id >/dev/null 2>&1
+  check $rt "pause (delegated freezer)" "$(cat "/sys/fs/cgroup$cg/cgroup.freeze" 2>/dev/null)" 1
+  rtc $rt resume $id >/dev/null 2>&1
+  check $rt "resume" "$(cat "/sys/fs/cgroup$cg/cgroup.freeze" 2>/dev/null)" 0
   rtc $rt kill $id KILL >/dev/null 2>&1
   for i in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
   rtc $rt delete -f $id >/dev/null 2>&1
@@ -166,3 +173,5 @@ for row in "${ROWS[@]}"; do
 done
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
+exit
+}

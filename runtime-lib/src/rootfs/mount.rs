@@ -202,14 +202,28 @@ fn mount_cgroup(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(), Rootf
     };
     if plan.cgroup_sources.len() == 1 && plan.cgroup_sources[0].0.is_empty() {
         if plan.cgroup_ns {
-            return mount(
+            match mount(
                 Some("cgroup2"),
                 &sys::fd_path(&dest),
                 Some("cgroup2"),
                 base | ro_flag,
                 NONE,
-            )
-            .map_err(apply_err(what(m), "mount cgroup2"));
+            ) {
+                Ok(()) => return Ok(()),
+                // In a user namespace the kernel may refuse (EPERM, or EBUSY over
+                // the host's cgroupfs arriving with a /sys rbind): bind the
+                // container's own cgroup instead, as runc does.
+                Err(e)
+                    if plan.bind_devices
+                        && matches!(e, nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY) =>
+                {
+                    tracing::debug!(
+                        "{}: mount cgroup2: {e}; binding the container's cgroup",
+                        what(m)
+                    );
+                }
+                Err(e) => return Err(apply_err(what(m), "mount cgroup2")(e)),
+            }
         }
         return bind_ro(root, &m.dest, &plan.cgroup_sources[0].1, ro, m);
     }

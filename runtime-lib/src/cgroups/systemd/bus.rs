@@ -95,8 +95,13 @@ impl Bus {
             let socket = session_bus_socket().ok_or(
                 "no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set",
             )?;
-            Builder::address(format!("unix:path={socket}").as_str())
-                .and_then(|b| b.method_timeout(METHOD_TIMEOUT).build())
+            // EXTERNAL auth with the uid the bus sees: as root of a user namespace
+            // (rootless podman) our euid is 0, but the bus knows the host uid.
+            Builder::address(format!("unix:path={socket}").as_str()).and_then(|b| {
+                b.user_id(crate::rootless::host_euid())
+                    .method_timeout(METHOD_TIMEOUT)
+                    .build()
+            })
         } else {
             Builder::system().and_then(|b| b.method_timeout(METHOD_TIMEOUT).build())
         }
