@@ -9,8 +9,8 @@
 # 1. each runtime with --systemd-cgroup (crun: --cgroup-manager=systemd) and memory
 #    and pids limits: the scope under user@UID.service, the limits seen inside,
 #    exec, kill, delete;
-# 2. rootless podman with husk as its runtime (vfs storage, a busybox image built
-#    here and loaded with `podman load`, --network none): run, exec, stop, rm.
+# 2. rootless podman with each runtime (vfs storage, a busybox image built here
+#    and loaded with `podman load`, --network none): run, exec, stop, rm.
 # Only husk's results count; runc's and crun's are shown for comparison
 # (RL_RUNTIMES, default "husk runc crun"). Few processes: the guest is slow.
 set -u
@@ -139,27 +139,32 @@ for rt in $RUNTIMES; do
   check $rt "delete: scope gone" "$([ -n "$cg" ] && [ -d "/sys/fs/cgroup$cg" ] && echo present || echo gone)" gone
 done
 
-# Rootless podman with husk. A docker-archive of busybox, built here.
+# Rootless podman with each runtime (podman's default here: the systemd cgroup
+# manager, so the runtime gets --systemd-cgroup as root of podman's user namespace).
+# A docker-archive of busybox, built here and loaded with `podman load`.
 if command -v podman >/dev/null; then
-  echo "=== podman --runtime husk as $U"
   python3 "$REPO/conformance/vm/busybox-archive.py" $W/busybox.tar
   chown "$U:" $W/busybox.tar
-  pm() { as_user podman --runtime "$HUSK" --storage-driver vfs --events-backend file "$@"; }
-  pm load -i $W/busybox.tar >$W/pm.log 2>&1; r=$?
-  [ $r = 0 ] || sed 's/^/    | /' $W/pm.log
-  check husk "podman load" $r 0
-  check husk "podman run --rm id -u" "$(pm run --rm --network none localhost/busybox:rl id -u 2>&1)" 0
-  pm run -d --name rl1 --network none localhost/busybox:rl sleep 1000 >$W/pm.log 2>&1; r=$?
-  [ $r = 0 ] || sed 's/^/    | /' $W/pm.log
-  check husk "podman run -d" $r 0
-  check husk "podman exec" "$(pm exec rl1 echo hi 2>&1)" hi
-  pm stop -t 1 rl1 >$W/pm.log 2>&1; r=$?
-  [ $r = 0 ] || sed 's/^/    | /' $W/pm.log
-  check husk "podman stop" $r 0
-  pm rm rl1 >$W/pm.log 2>&1; r=$?
-  [ $r = 0 ] || sed 's/^/    | /' $W/pm.log
-  check husk "podman rm" $r 0
-  check husk "podman: no container left" "$(pm ps -aq 2>/dev/null | wc -l)" 0
+  for rt in $RUNTIMES; do
+    echo "=== podman --runtime $rt as $U"
+    case $rt in husk) path=$HUSK ;; *) path=$(command -v $rt) ;; esac
+    pm() { as_user podman --runtime "$path" --storage-driver vfs --events-backend file "$@"; }
+    pm load -i $W/busybox.tar >$W/pm.log 2>&1; r=$?
+    [ $r = 0 ] || sed 's/^/    | /' $W/pm.log
+    check $rt "podman load" $r 0
+    check $rt "podman run --rm id -u" "$(pm run --rm --network none localhost/busybox:rl id -u 2>&1)" 0
+    pm run -d --name rl-$rt --network none localhost/busybox:rl sleep 1000 >$W/pm.log 2>&1
+    echo "    podman run -d exit status $? (through systemd-run --wait)"
+    check $rt "podman run -d: running" "$(pm inspect -f '{{.State.Running}}' rl-$rt 2>&1)" true
+    check $rt "podman exec" "$(pm exec rl-$rt echo hi 2>&1)" hi
+    pm stop -t 1 rl-$rt >$W/pm.log 2>&1; r=$?
+    [ $r = 0 ] || sed 's/^/    | /' $W/pm.log
+    check $rt "podman stop" $r 0
+    pm rm rl-$rt >$W/pm.log 2>&1; r=$?
+    [ $r = 0 ] || sed 's/^/    | /' $W/pm.log
+    check $rt "podman rm" $r 0
+    check $rt "podman: no container left" "$(pm ps -aq 2>/dev/null | wc -l)" 0
+  done
 else
   check husk "podman installed" no yes
 fi
