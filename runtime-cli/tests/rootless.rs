@@ -458,3 +458,35 @@ fn rootless_binary_owned_by_the_user_runs_from_a_sealed_copy_quietly() {
     u.run(mine, &["delete", "-f", "rl8"]).ok();
     u.assert_nothing_left();
 }
+
+#[test]
+fn rootless_mount_needing_init_ns_privileges_says_so() {
+    if !prerequisites() {
+        return;
+    }
+    let u = User::new("rl-mount");
+    // A block-device filesystem: only the initial user namespace may mount one.
+    let dev = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let (_, post) = l.split_once(" - ")?;
+            let f: Vec<&str> = post.split_whitespace().collect();
+            (f.len() >= 2 && f[1].starts_with("/dev/"))
+                .then(|| (f[0].to_string(), f[1].to_string()))
+        });
+    let Some((typ, src)) = dev else {
+        eprintln!("SKIP: no block-device filesystem mounted here");
+        return;
+    };
+    u.config(|c| {
+        c["process"]["args"] = json!(["true"]);
+        c["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(json!({"destination": "/mnt", "type": typ, "source": src, "options": ["ro"]}));
+    });
+    u.husk(&["run", "rl9"])
+        .fails_with(&["/mnt", "running rootless", "initial user namespace"]);
+    u.assert_nothing_left();
+}
