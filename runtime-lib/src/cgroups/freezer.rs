@@ -116,6 +116,12 @@ impl CgroupHandle {
         let was_frozen = self.is_frozen().unwrap_or(false);
         let froze = match self.freeze() {
             Ok(()) => true,
+            // Rootless without a cgroup of its own: nothing to freeze, nothing to say
+            // (podman always deletes with --force).
+            Err(e @ CgroupError::RootlessNoCgroup { .. }) => {
+                tracing::debug!("kill --all without freezing: {e}");
+                false
+            }
             Err(e) => {
                 tracing::warn!("kill --all without freezing: {e}");
                 false
