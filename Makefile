@@ -5,7 +5,7 @@ CARGO      ?= cargo
 PROFILE    ?= release
 HUSK       := target/$(PROFILE)/husk
 DEMO       := target/demo
-APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils criu
+APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils criu uidmap
 # The LSM guests (conformance/vm/test-lsm.sh) use the host's AppArmor and SELinux tools.
 APT_PKGS   += apparmor apparmor-utils selinux-policy-default policycoreutils selinux-utils jq
 export DEBIAN_FRONTEND := noninteractive
@@ -63,8 +63,9 @@ CONFORMANCE := target/$(PROFILE)/husk-conformance
 RUNTIMES    := --runtime husk=$(HUSK) --runtime runc=/usr/sbin/runc --runtime crun=/usr/bin/crun
 
 # Side by side: the scenario suite (husk, runc, crun), the OCI validation suite (husk, runc),
-# the cgroup-v2 and systemd guest test sets (husk, runc, crun) and the checkpoint/restore
-# guest test set (husk, runc).
+# the cgroup-v2 and systemd guest test sets (husk, runc, crun), the checkpoint/restore
+# guest test set (husk, runc), and rootless on this host and in the systemd guest
+# (husk, runc, crun; podman with each).
 conformance: deps build
 	$(CONFORMANCE) run $(RUNTIMES) --markdown target/conformance-scenarios.md
 	bash conformance/oci-validation/setup.sh
@@ -73,6 +74,8 @@ conformance: deps build
 	SD_RUNTIMES="husk runc crun" bash conformance/vm/test-systemd.sh $(HUSK)
 	LSM_RUNTIMES="husk runc" LSM_CONTAINERD=1 bash conformance/vm/test-lsm.sh $(HUSK)
 	CRIU_RUNTIMES="husk runc" bash conformance/vm/test-criu.sh $(HUSK)
+	bash conformance/rootless-host.sh $(HUSK)
+	RL_RUNTIMES="husk runc crun" bash conformance/vm/test-rootless.sh $(HUSK)
 
 # Benchmarks of husk, runc and crun in one interleaved run; writes docs/benchmarks.md.
 # Then the shim against containerd's runc shim (memory, ctr run latency): docs/shim-benchmarks.md.

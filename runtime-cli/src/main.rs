@@ -10,6 +10,7 @@ macro_rules! out {
 }
 
 mod commands;
+mod guard;
 mod logging;
 
 use std::path::PathBuf;
@@ -22,9 +23,10 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "husk", version = None, disable_version_flag = true, about = "husk: an OCI container runtime (runc-compatible)")]
 struct Cli {
-    /// Root directory for container state.
-    #[arg(long, default_value = husk::DEFAULT_ROOT)]
-    root: PathBuf,
+    /// Root directory for container state (default /run/husk; rootless:
+    /// $XDG_RUNTIME_DIR/husk).
+    #[arg(long)]
+    root: Option<PathBuf>,
     /// Log file (default: stderr).
     #[arg(long)]
     log: Option<String>,
@@ -37,9 +39,9 @@ struct Cli {
     /// Use the systemd cgroup driver.
     #[arg(long = "systemd-cgroup")]
     systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
-    rootless: Option<String>,
+    /// Rootless mode: true, false or auto (rootless when the effective uid is not 0).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "auto")]
+    rootless: husk::rootless::RootlessMode,
     /// Path to criu (accepted for compatibility).
     #[arg(long)]
     criu: Option<String>,
@@ -56,6 +58,8 @@ pub struct Ctx {
     pub root: PathBuf,
     /// systemd cgroup driver.
     pub systemd_cgroup: bool,
+    /// Rootless mode (`--rootless`, resolved).
+    pub rootless: bool,
     /// The logger.
     pub log: Arc<logging::Logger>,
 }
@@ -92,11 +96,15 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     };
     if command.spawns_container_process() {
-        reexec_guarded();
+        guard::reexec_guarded();
     }
     let ctx = Ctx {
-        root: cli.root,
+        root: cli.root.unwrap_or_else(husk::rootless::default_root),
         systemd_cgroup: cli.systemd_cgroup,
+        rootless: cli.rootless.resolve(
+            nix::unistd::geteuid().as_raw(),
+            husk::rootless::in_user_namespace(),
+        ),
         log: log.clone(),
     };
     match commands::run(command, &ctx) {
@@ -110,42 +118,4 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// Before husk creates or enters a container, make sure the running binary is the
-/// immutable copy (CVE-2019-5736; see `husk::security::exe_guard`). Costs one exec;
-/// the copy itself is made once per binary version.
-fn reexec_guarded() {
-    use husk::security::exe_guard;
-    if std::env::var_os("HUSK_NO_EXE_GUARD").is_some()
-        || !nix::unistd::geteuid().is_root()
-        || exe_guard::running_guarded()
-    {
-        return;
-    }
-    let exe = match std::fs::read_link("/proc/self/exe") {
-        Ok(p) => p,
-        Err(_) => return,
-    };
-    let copy = match exe_guard::guarded_copy(&exe, std::path::Path::new(exe_guard::DEFAULT_DIR)) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!("cannot make an immutable copy of {} ({e}): running unprotected against CVE-2019-5736", exe.display());
-            return;
-        }
-    };
-    let args: Vec<std::ffi::CString> = std::env::args_os()
-        .filter_map(|a| {
-            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str())).ok()
-        })
-        .collect();
-    let Ok(path) = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(copy.as_os_str()))
-    else {
-        return;
-    };
-    let Err(e) = nix::unistd::execv(&path, &args);
-    tracing::warn!(
-        "exec {}: {e}: running unprotected against CVE-2019-5736",
-        copy.display()
-    );
 }

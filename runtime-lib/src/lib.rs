@@ -23,6 +23,7 @@ pub mod namespaces;
 pub mod paths;
 pub mod process;
 pub mod rootfs;
+pub mod rootless;
 pub mod seccomp;
 pub mod security;
 pub mod spec;

@@ -37,7 +37,8 @@ impl CreateFlags {
             .listen_fds(listen_fds())
             .no_pivot(self.no_pivot)
             .no_new_keyring(self.no_new_keyring)
-            .systemd_cgroup(ctx.systemd_cgroup);
+            .systemd_cgroup(ctx.systemd_cgroup)
+            .rootless(ctx.rootless);
         if let Some(p) = &self.pid_file {
             b = b.pid_file(p);
         }

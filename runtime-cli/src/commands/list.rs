@@ -52,17 +52,18 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
                 }
             };
             let s = c.state();
+            let owner = if s.owner.is_empty() {
+                dir_owner(&ctx.root.join(&s.id))
+            } else {
+                s.owner
+            };
             [
                 s.id,
                 s.pid.to_string(),
                 s.status.to_string(),
                 s.bundle.display().to_string(),
                 s.created,
-                if s.owner.is_empty() {
-                    "root".into()
-                } else {
-                    s.owner
-                },
+                owner,
             ]
         })
         .collect();
@@ -94,4 +95,17 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
 /// The JSON entry of a container whose state cannot be read.
 fn unreadable(id: &str, e: &husk::Error) -> serde_json::Value {
     serde_json::json!({"id": id, "pid": 0, "status": "unknown", "error": e.to_string()})
+}
+
+/// The name of the user owning a container's state directory, as runc's `list` shows
+/// (the uid when it has no name).
+fn dir_owner(dir: &std::path::Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(dir) else {
+        return "root".into();
+    };
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(m.uid())) {
+        Ok(Some(u)) => u.name,
+        _ => format!("#{}", m.uid()),
+    }
 }

@@ -22,7 +22,18 @@ pub fn run(a: Args, _ctx: &Ctx) -> super::CmdResult {
     }
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
-    let spec = husk::spec::default_spec(a.rootless.then_some((uid, gid)));
+    let spec = if a.rootless {
+        husk::spec::default_rootless_spec(uid, gid, cgroup2_host())
+    } else {
+        husk::spec::default_spec(None)
+    };
     std::fs::write(&path, serde_json::to_string_pretty(&spec)? + "\n")?;
     Ok(0)
+}
+
+/// True on a cgroup v2 (unified) host: `/sys/fs/cgroup` is cgroup2.
+fn cgroup2_host() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
 }

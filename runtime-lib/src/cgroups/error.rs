@@ -51,6 +51,21 @@ pub enum CgroupError {
         controller: String,
     },
 
+    /// Rootless: a resource is set but the user could not create the container's
+    /// cgroup in the hierarchy of its controller.
+    #[error(
+        "{field}: cannot apply a {controller} limit: running rootless, the container \
+         could not create or join a cgroup of its own there (no delegated cgroup for \
+         this user; on a cgroup v2 host with systemd use --systemd-cgroup from the \
+         user's session, or remove the limit)"
+    )]
+    RootlessNoCgroup {
+        /// The OCI field that needs the controller.
+        field: String,
+        /// The controller, e.g. `memory`.
+        controller: String,
+    },
+
     /// A resource is set that this cgroup version cannot express.
     #[error("{field}: not supported on cgroup {version}: {reason}")]
     Unsupported {

@@ -33,11 +33,11 @@ impl CgroupHandle {
                     return Ok(Freezer::V2(d.to_path_buf()));
                 }
             }
-            return Err(CgroupError::NoFreezer { operation });
+            return Err(self.no_freezer(operation));
         }
         self.dir_for(HierarchyVersion::V1, "freezer")
             .map(|d| Freezer::V1(d.to_path_buf()))
-            .ok_or(CgroupError::NoFreezer { operation })
+            .ok_or_else(|| self.no_freezer(operation))
     }
 
     /// Freeze every process of the container (`pause`); returns once the
@@ -116,6 +116,12 @@ impl CgroupHandle {
         let was_frozen = self.is_frozen().unwrap_or(false);
         let froze = match self.freeze() {
             Ok(()) => true,
+            // Rootless without a cgroup of its own: nothing to freeze, nothing to say
+            // (podman always deletes with --force).
+            Err(e @ CgroupError::RootlessNoCgroup { .. }) => {
+                tracing::debug!("kill --all without freezing: {e}");
+                false
+            }
             Err(e) => {
                 tracing::warn!("kill --all without freezing: {e}");
                 false

@@ -57,6 +57,10 @@ pub struct CgroupHandle {
     /// With the systemd driver: the unit holding the cgroup (see `systemd/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) systemd: Option<super::systemd::SystemdUnit>,
+    /// Rootless: the hierarchies (controllers joined by `,`) the user could not
+    /// create a cgroup in, left out of `dirs` (see `rootless.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) skipped: Vec<String>,
 }
 
 impl Clone for CgroupHandle {
@@ -67,6 +71,7 @@ impl Clone for CgroupHandle {
             created: Mutex::new(self.created_dirs().clone()),
             preexisting: self.is_preexisting().into(),
             systemd: self.systemd.clone(),
+            skipped: self.skipped.clone(),
         }
     }
 }
@@ -78,6 +83,7 @@ impl PartialEq for CgroupHandle {
             && *self.created_dirs() == *other.created_dirs()
             && self.is_preexisting() == other.is_preexisting()
             && self.systemd == other.systemd
+            && self.skipped == other.skipped
     }
 }
 
@@ -93,8 +99,19 @@ impl CgroupHandle {
         id: &str,
         systemd: bool,
     ) -> Result<Self, CgroupError> {
+        Self::resolve_as(cgroups_path, id, systemd, false)
+    }
+
+    /// [`CgroupHandle::resolve`] for a caller that may be `rootless`: with the
+    /// systemd driver, the scope then belongs to the user's own systemd manager.
+    pub fn resolve_as(
+        cgroups_path: Option<&str>,
+        id: &str,
+        systemd: bool,
+        rootless: bool,
+    ) -> Result<Self, CgroupError> {
         if systemd {
-            return Self::resolve_systemd(cgroups_path, id);
+            return Self::resolve_systemd(cgroups_path, id, rootless);
         }
         let layout = HostLayout::detect()?;
         let text = fsio::read_string(Path::new(PROC_SELF_CGROUP))?;
@@ -132,6 +149,7 @@ impl CgroupHandle {
             created: Mutex::new(Vec::new()),
             preexisting: false.into(),
             systemd: None,
+            skipped: Vec::new(),
         })
     }
 

@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 
 use super::error::CgroupError;
 use super::fsio;
-use super::handle::{pids_under, CgroupHandle};
+use super::handle::{pids_under, CgroupDir, CgroupHandle};
 use super::layout::HierarchyVersion;
 
 /// SIGKILL rounds `destroy` tries before giving up; with the back-off below
@@ -95,6 +95,16 @@ impl CgroupHandle {
             if d.path.exists() {
                 self.preexisting.store(true, Ordering::Relaxed);
             }
+            create_one(d, made)?;
+        }
+        Ok(())
+    }
+}
+
+/// Makes `d`'s directory and its missing parents; what it made goes to `made`.
+pub(super) fn create_one(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+    {
+        {
             let rel = d
                 .path
                 .strip_prefix(&d.mount_point)
@@ -135,7 +145,9 @@ impl CgroupHandle {
         }
         Ok(())
     }
+}
 
+impl CgroupHandle {
     /// Kill every process left (SIGKILL, thawing first so frozen ones can
     /// die), wait until the cgroup is empty (bounded), then remove the
     /// directories `create` made, deepest first, with any sub-cgroups the

@@ -20,6 +20,8 @@
 //! - `freezer.rs`: pause, resume, kill --all.
 //! - `stats/`: runc-shaped statistics.
 //! - `fsio.rs`, `error.rs`: file helpers and the error type.
+//! - `rootless.rs`: an unprivileged caller's rules (runc's): skip what it
+//!   may not create, refuse limits that cannot be applied, no device cgroup.
 //! - `systemd/`: the systemd driver (`--systemd-cgroup`): a transient
 //!   scope over D-Bus, the rest through the code above.
 //! - `devices_bpf/`: the v2 device filter, an eBPF program generated from
@@ -37,6 +39,7 @@ mod mountinfo;
 mod path;
 pub mod plan;
 mod resources;
+mod rootless;
 mod stats;
 mod systemd;
 

@@ -31,6 +31,7 @@ pub struct ContainerBuilder {
     extra_env: Vec<String>,
     listen_fds: u32,
     pub(super) systemd_cgroup: bool,
+    pub(super) rootless: bool,
 }
 
 impl ContainerBuilder {
@@ -46,6 +47,7 @@ impl ContainerBuilder {
             extra_env: Vec::new(),
             listen_fds: 0,
             systemd_cgroup: false,
+            rootless: false,
         }
     }
 
@@ -118,6 +120,17 @@ impl ContainerBuilder {
         self
     }
 
+    /// Rootless mode (runc's `--rootless`): the caller is an unprivileged user. Id maps
+    /// other than the caller's own id go through `newuidmap`/`newgidmap`; cgroups the
+    /// user may not create are skipped when no limit is asked (a limit that cannot be
+    /// applied is an error) and no device cgroup is set; `rbind,ro` mounts are made
+    /// read-only recursively. See [`crate::rootless`] for the caller's defaults
+    /// (e.g. [`crate::rootless::default_root`]).
+    pub fn rootless(mut self, on: bool) -> Self {
+        self.rootless = on;
+        self
+    }
+
     /// Creates the container: all set-up done, the init waits for `start`.
     /// On any failure nothing is left behind (process, cgroup, state directory).
     ///
@@ -134,6 +147,7 @@ impl ContainerBuilder {
         spec::validate(&spec, &bundle)?;
         let mut opts = self.opts.clone();
         opts.preserve_fds += self.listen_fds;
+        opts.rootless = self.rootless;
         let mut plan = InitPlan::from_spec(&self.id, &spec, &bundle, &opts)?;
         plan.process.add_env(&self.extra_env);
         if self.listen_fds > 0 {
@@ -202,12 +216,26 @@ impl ContainerBuilder {
         let cg_path = linux
             .and_then(|l| l.cgroups_path().as_ref())
             .map(|p| p.to_string_lossy().into_owned());
-        let cgroup = CgroupHandle::resolve(cg_path.as_deref(), &self.id, self.systemd_cgroup)?;
+        let mut cgroup = CgroupHandle::resolve_as(
+            cg_path.as_deref(),
+            &self.id,
+            self.systemd_cgroup,
+            self.rootless,
+        )?;
         st.cgroup = Some(cgroup.planned());
         st.save(&self.root)?;
-        cgroup.create()?;
-        undo.cgroup = Some(cgroup.clone());
-        cgroup.apply(&device_resources(linux))?;
+        if self.rootless {
+            cgroup.create_rootless()?;
+            undo.cgroup = Some(cgroup.clone());
+            let r = linux
+                .and_then(|l| l.resources().clone())
+                .unwrap_or_default();
+            cgroup.apply_rootless(&r)?;
+        } else {
+            cgroup.create()?;
+            undo.cgroup = Some(cgroup.clone());
+            cgroup.apply(&device_resources(linux))?;
+        }
         phase.done("create cgroup and apply resources");
         crate::fault::point("cgroup");
         plan.rootfs.cgroup_sources = cgroup.mount_sources();

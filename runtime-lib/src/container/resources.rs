@@ -70,7 +70,17 @@ impl Container {
 
     /// Host pids of every process in the container.
     pub fn processes(&self) -> crate::Result<Vec<i32>> {
-        Ok(self.cgroup()?.pids()?)
+        let cg = self.cgroup()?;
+        let pids = cg.pids()?;
+        // Rootless without a cgroup of its own there is no list to read: the init is
+        // what is known (runc fails instead).
+        if pids.is_empty() && cg.dirs().is_empty() && !cg.skipped().is_empty() {
+            let pid = self.state.pid;
+            if pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return Ok(vec![pid]);
+            }
+        }
+        Ok(pids)
     }
 
     /// cgroup statistics (runc's `events --stats` data).

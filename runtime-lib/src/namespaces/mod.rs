@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 
+mod idmap;
 mod loopback;
 pub mod netdev;
 mod netlink;
 mod userns;
 
+pub use idmap::{helper_args, write_id_maps, MapMethod, MapWriter};
 pub use loopback::loopback_up;
 pub use userns::userns_with_maps;
 
@@ -47,6 +49,40 @@ pub enum NamespaceError {
     /// Setting up `lo` in a new network namespace failed.
     #[error("set up the loopback device (lo) of the new network namespace: {0}")]
     Loopback(std::io::Error),
+    /// Rootless: a map beyond the caller's own id needs a setuid helper that is missing.
+    #[error(
+        "{field}: mapping more than your own id as an unprivileged user needs {helper} \
+         (Debian/Ubuntu package uidmap), not found in PATH, /usr/bin or /usr/sbin"
+    )]
+    MapHelperMissing {
+        /// `newuidmap` or `newgidmap`.
+        helper: &'static str,
+        /// The config field.
+        field: &'static str,
+    },
+    /// Rootless: the helper could not be started.
+    #[error("run {}: {source}", helper.display())]
+    MapHelperRun {
+        /// The helper's path.
+        helper: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Rootless: the helper refused the mapping (e.g. a range not in /etc/subuid).
+    #[error(
+        "{field}: {command} failed ({status}): {stderr} (the ranges must be yours in \
+         /etc/subuid and /etc/subgid)"
+    )]
+    MapHelperRefused {
+        /// The config field.
+        field: &'static str,
+        /// The command line run.
+        command: String,
+        /// Its exit status.
+        status: String,
+        /// What it said.
+        stderr: String,
+    },
     /// Writing an id map or time offsets failed.
     #[error("write {file} of pid {pid}: {source}")]
     Write {
@@ -72,6 +108,9 @@ pub struct NamespacePlan {
     pub gid_map: String,
     /// timens_offsets lines for a new time namespace.
     pub time_offsets: String,
+    /// How the maps are written (see [`NamespacePlan::set_rootless`]).
+    #[serde(default)]
+    pub map_method: MapMethod,
 }
 
 /// CLONE_NEWTIME (not in every libc/nix version).
@@ -153,6 +192,12 @@ impl NamespacePlan {
         plan
     }
 
+    /// Rootless: plan how the maps are written for a caller with effective ids
+    /// `euid`/`egid` ([`MapMethod::plan`]).
+    pub fn set_rootless(&mut self, rootless: bool, euid: u32, egid: u32) {
+        self.map_method = MapMethod::plan(rootless, &self.uid_map, &self.gid_map, euid, egid);
+    }
+
     /// True if the namespace `flag` is created.
     pub fn creates(&self, flag: u64) -> bool {
         self.create & flag != 0
@@ -210,22 +255,6 @@ pub fn unshare(flags: u64) -> Result<(), NamespaceError> {
     }
     let f = CloneFlags::from_bits_retain(flags as i32);
     nix::sched::unshare(f).map_err(|source| NamespaceError::Unshare { flags: f, source })
-}
-
-/// Writes the id maps of a new user namespace owned by `pid` (done by the parent,
-/// which holds the capabilities in the outer namespace).
-pub fn write_id_maps(pid: i32, plan: &NamespacePlan) -> Result<(), NamespaceError> {
-    let write = |file: &'static str, data: &str| {
-        std::fs::write(format!("/proc/{pid}/{file}"), data)
-            .map_err(|source| NamespaceError::Write { file, pid, source })
-    };
-    if !plan.uid_map.is_empty() {
-        write("uid_map", &plan.uid_map)?;
-    }
-    if !plan.gid_map.is_empty() {
-        write("gid_map", &plan.gid_map)?;
-    }
-    Ok(())
 }
 
 /// Writes time namespace offsets for the children of the calling process.

@@ -135,6 +135,9 @@ impl ExecPlan {
         }
         let mut process_plan = ProcessPlan::new(process, base.seccomp.as_ref(), preserve_fds)?;
         process_plan.lsm = crate::lsm::ProcessLsm::for_exec(process, base.process.as_ref());
+        if crate::rootless::running_rootless() {
+            process_plan.clamp_oom_score_adj();
+        }
         Ok(ExecPlan {
             id: id.to_string(),
             namespaces: base.namespaces,
@@ -247,6 +250,14 @@ fn intermediate(
 ) -> ! {
     let res = (|| -> Result<i32, String> {
         let _ = sys::set_pdeathsig(libc::SIGKILL);
+        // oom_score_adj is inherited by the process; written here while /proc/self is
+        // still ours (a non-dumpable process's files belong to root, which a rootless
+        // runtime or the container's root in a user namespace may not write).
+        if let Some(adj) = plan.process.oom_score_adj {
+            let proc = crate::paths::ProcHandle::new().map_err(ctx("open procfs"))?;
+            proc.write("self/oom_score_adj", adj.to_string().as_bytes())
+                .map_err(ctx("process.oomScoreAdj"))?;
+        }
         // Before entering the container's pid namespace: its processes must not be
         // able to ptrace us or read our memory through /proc (runc's CVE-2016-9962).
         sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
@@ -294,16 +305,13 @@ fn setup_process(
 ) -> Result<std::ffi::CString, String> {
     nix::unistd::setsid().map_err(ctx("setsid"))?;
     let lsm = &plan.process.lsm;
-    // Opened inside the container's pid namespace, so `thread-self` is us.
-    let proc = if plan.process.oom_score_adj.is_some() || !lsm.is_empty() {
+    // Opened inside the container's pid namespace, so `thread-self` is us
+    // (oom_score_adj was written by the intermediate).
+    let proc = if !lsm.is_empty() {
         Some(crate::paths::ProcHandle::new().map_err(ctx("open procfs"))?)
     } else {
         None
     };
-    if let (Some(adj), Some(proc)) = (plan.process.oom_score_adj, &proc) {
-        proc.write("self/oom_score_adj", adj.to_string().as_bytes())
-            .map_err(ctx("process.oomScoreAdj"))?;
-    }
     if plan.new_keyring {
         if let Some(proc) = &proc {
             // A keyring we create gets the process label (runc's SetKeyLabel).

@@ -46,6 +46,16 @@ fn setup_console(
     pty.into_stdio()
 }
 
+/// `process.oomScoreAdj`, through a verified procfs.
+fn write_oom_score_adj(plan: &InitPlan) -> Result<(), String> {
+    let Some(adj) = plan.process.oom_score_adj else {
+        return Ok(());
+    };
+    let proc = ProcHandle::new().map_err(ctx("open procfs"))?;
+    proc.write("self/oom_score_adj", adj.to_string().as_bytes())
+        .map_err(ctx("process.oomScoreAdj"))
+}
+
 /// Everything up to the point where the init is ready; returns the executable to run.
 fn setup(
     plan: &InitPlan,
@@ -54,7 +64,13 @@ fn setup(
 ) -> Result<(CString, String), String> {
     // Die with the runtime while set-up is in progress; never let the container read our memory.
     sys::set_pdeathsig(libc::SIGKILL).map_err(ctx("prctl(PR_SET_PDEATHSIG)"))?;
-    sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
+    // With a new user namespace, stay dumpable until the parent has written the id
+    // maps: /proc/PID/{uid,gid}_map and setgroups of a non-dumpable process belong to
+    // root, so an unprivileged runtime (or newuidmap) could not open them.
+    let new_user = plan.ns.creates(CloneFlags::CLONE_NEWUSER.bits() as u64);
+    if !new_user {
+        sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
+    }
     let mut hook_state = String::new();
     loop {
         match ch.recv() {
@@ -62,6 +78,13 @@ fn setup(
             Ok(Msg::HookState(s)) => hook_state = s,
             other => return Err(format!("waiting for the runtime: {other:?}")),
         }
+    }
+    if new_user {
+        // oom_score_adj too, while /proc/self is still ours: once non-dumpable, its
+        // files belong to the initial namespace's root, which the container's root
+        // (another uid on the host) may not write.
+        write_oom_score_adj(plan)?;
+        sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
     }
     if plan.ns.creates(CloneFlags::CLONE_NEWUSER.bits() as u64) {
         // Become root of the new user namespace when 0 is mapped (not required by the spec).
@@ -117,8 +140,7 @@ fn setup(
     crate::fault::point("pivot");
     // Opened after the pivot: in the container's pid namespace, so `thread-self` is us.
     let lsm = &plan.process.lsm;
-    let proc = if !plan.sysctl.is_empty() || plan.process.oom_score_adj.is_some() || !lsm.is_empty()
-    {
+    let proc = if !plan.sysctl.is_empty() || !lsm.is_empty() {
         Some(ProcHandle::new().map_err(ctx("open procfs"))?)
     } else {
         None
@@ -128,10 +150,9 @@ fn setup(
             proc.write(&format!("sys/{}", k.replace('.', "/")), v.as_bytes())
                 .map_err(|e| format!("linux.sysctl[{k:?}]: {e}"))?;
         }
-        if let Some(adj) = plan.process.oom_score_adj {
-            proc.write("self/oom_score_adj", adj.to_string().as_bytes())
-                .map_err(ctx("process.oomScoreAdj"))?;
-        }
+    }
+    if !new_user {
+        write_oom_score_adj(plan)?;
     }
     if plan.new_keyring {
         if let Some(proc) = &proc {

@@ -70,6 +70,21 @@ impl ProcessPlan {
         })
     }
 
+    /// Rootless: an `oomScoreAdj` below the caller's own stays at the caller's (the
+    /// kernel lets only CAP_SYS_RESOURCE lower it), as an unprivileged equivalent.
+    pub fn clamp_oom_score_adj(&mut self) {
+        if let Some(adj) = self.oom_score_adj {
+            let current = crate::rootless::current_oom_score_adj();
+            let got = crate::rootless::oom_score_adj(adj, current);
+            if got != adj {
+                tracing::debug!(
+                    "rootless: process.oomScoreAdj {adj} kept at the caller's {current}"
+                );
+            }
+            self.oom_score_adj = Some(got);
+        }
+    }
+
     /// Adds `vars` to the environment, each replacing the variable of the same name.
     pub fn add_env(&mut self, vars: &[String]) {
         self.env = super::env::merge(&self.env, vars);
@@ -122,6 +137,8 @@ pub struct PlanOptions {
     pub no_new_keyring: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// Rootless mode ([`crate::ContainerBuilder::rootless`]).
+    pub rootless: bool,
 }
 
 impl InitPlan {
@@ -132,16 +149,25 @@ impl InitPlan {
         bundle: &Path,
         opts: &PlanOptions,
     ) -> Result<Self, crate::Error> {
-        let ns = NamespacePlan::from_spec(spec);
+        let mut ns = NamespacePlan::from_spec(spec);
+        ns.set_rootless(
+            opts.rootless,
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
         let user_flag = nix::sched::CloneFlags::CLONE_NEWUSER.bits() as u64;
         let mnt_flag = nix::sched::CloneFlags::CLONE_NEWNS.bits() as u64;
-        let rootfs = RootfsPlan::from_spec(
+        let mut rootfs = RootfsPlan::from_spec(
             spec,
             bundle,
             opts.no_pivot,
             ns.owns(user_flag),
             ns.owns(mnt_flag),
         )?;
+        rootfs.rootless = opts.rootless;
+        // Already in a user namespace (root there, as under rootless podman): no
+        // mknod either.
+        rootfs.bind_devices |= opts.rootless;
         let mut sysctl: Vec<(String, String)> = spec
             .linux()
             .as_ref()
@@ -150,11 +176,14 @@ impl InitPlan {
             .unwrap_or_default();
         sysctl.sort();
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-        let process = ProcessPlan::new(
+        let mut process = ProcessPlan::new(
             &spec.process().clone().unwrap_or_default(),
             seccomp,
             opts.preserve_fds,
         )?;
+        if opts.rootless {
+            process.clamp_oom_score_adj();
+        }
         let hooks = spec.hooks().clone();
         let runtime_hooks = hooks.as_ref().is_some_and(|h| {
             h.prestart().as_ref().is_some_and(|v| !v.is_empty())

@@ -42,6 +42,15 @@ pub enum RootfsError {
     /// A path inside the rootfs could not be resolved safely.
     #[error(transparent)]
     Path(#[from] crate::paths::PathError),
+    /// Rootless: a mount only a process privileged in the initial user namespace may
+    /// make (block-device filesystems, most network ones, ...).
+    #[error(
+        "{0} (running rootless, this mount needs privileges in the initial user \
+         namespace, which an unprivileged user does not have: use a bind mount of a \
+         directory you own, or a filesystem type that can be mounted in a user \
+         namespace such as tmpfs, proc, mqueue, devpts or sysfs with a network namespace)"
+    )]
+    NeedsInitNs(Box<RootfsError>),
 }
 
 /// Mount sources the runtime opened for the init (see [`RootfsPlan::prepare_idmaps`]);
@@ -99,6 +108,10 @@ pub struct RootfsPlan {
     pub cgroup_sources: Vec<(String, PathBuf)>,
     /// Whether the container gets its own cgroup namespace (mount cgroupfs, not binds).
     pub cgroup_ns: bool,
+    /// Rootless (an unprivileged caller): a mount the kernel refuses with EPERM is
+    /// explained ([`RootfsError::NeedsInitNs`]).
+    #[serde(default)]
+    pub rootless: bool,
     /// `(mounts index, fd)` of each source the runtime prepared before the clone
     /// (idmapped, or any bind in a user namespace: [`RootfsPlan::prepare_idmaps`]);
     /// the init inherits the fds and attaches them with `move_mount`.
@@ -179,6 +192,7 @@ impl RootfsPlan {
             readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
             cgroup_sources: Vec::new(),
             cgroup_ns: false,
+            rootless: false,
             idmap_fds: Vec::new(),
             mount_label,
         })

@@ -87,6 +87,8 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
     if let (true, Some((_, fd))) = (m.is_bind(), idmapped) {
         super::idmap::attach(*fd, dest.as_fd(), what(m))?;
         remount_bind(root, m, flags)?;
+        // In a user namespace binds come this way (sources opened by the runtime).
+        readonly_submounts(root, m, flags, plan)?;
     } else if m.is_bind() {
         let src = m.source.as_deref().unwrap_or(Path::new(""));
         mount(
@@ -101,6 +103,7 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
             "bind mount",
         ))?;
         remount_bind(root, m, flags)?;
+        readonly_submounts(root, m, flags, plan)?;
     } else if m.copyup {
         tmpfs_copyup(root, m, &dest, flags)?;
     } else {
@@ -137,6 +140,12 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
                     )
                     .map_err(apply_err(what(m), "remount /sys bind"))?;
                 }
+                readonly_submounts(root, m, flags | MsFlags::MS_BIND | MsFlags::MS_REC, plan)?;
+            } else if plan.rootless && e == nix::errno::Errno::EPERM {
+                return Err(RootfsError::NeedsInitNs(Box::new(apply_err(
+                    format!("{} (type {})", what(m), m.typ),
+                    "mount",
+                )(e))));
             } else {
                 return Err(apply_err(what(m), "mount")(e));
             }
@@ -238,6 +247,27 @@ fn tmpfs_copyup(
     Ok(())
 }
 
+/// `rbind` + `ro` in a user namespace: read-only all the way down. A bind remount only
+/// changes the top mount, so the submounts of e.g. the host's `/sys` (its cgroupfs
+/// under `/sys/fs/cgroup`) would stay writable, and a rootless container could write
+/// the host's cgroup files its user owns (CVE-2023-25809).
+fn readonly_submounts(
+    root: &Root,
+    m: &MountOp,
+    flags: MsFlags,
+    plan: &RootfsPlan,
+) -> Result<(), RootfsError> {
+    let rec_ro = MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY;
+    if !plan.bind_devices || !flags.contains(rec_ro) {
+        return Ok(());
+    }
+    let dest = root.open_path(&m.dest)?;
+    sys::mount_setattr(dest.as_fd(), true, libc::MOUNT_ATTR_RDONLY, 0, 0).map_err(apply_err(
+        what(m),
+        "make submounts read-only (mount_setattr)",
+    ))
+}
+
 /// After a bind: the mount's other flags (ro, nosuid, ...) need a bind remount.
 fn remount_bind(root: &Root, m: &MountOp, flags: MsFlags) -> Result<(), RootfsError> {
     let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
@@ -266,14 +296,28 @@ fn mount_cgroup(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(), Rootf
     };
     if plan.cgroup_sources.len() == 1 && plan.cgroup_sources[0].0.is_empty() {
         if plan.cgroup_ns {
-            return mount(
+            match mount(
                 Some("cgroup2"),
                 &sys::fd_path(&dest),
                 Some("cgroup2"),
                 base | ro_flag,
                 NONE,
-            )
-            .map_err(apply_err(what(m), "mount cgroup2"));
+            ) {
+                Ok(()) => return Ok(()),
+                // In a user namespace the kernel may refuse (EPERM, or EBUSY over
+                // the host's cgroupfs arriving with a /sys rbind): bind the
+                // container's own cgroup instead, as runc does.
+                Err(e)
+                    if plan.bind_devices
+                        && matches!(e, nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY) =>
+                {
+                    tracing::debug!(
+                        "{}: mount cgroup2: {e}; binding the container's cgroup",
+                        what(m)
+                    );
+                }
+                Err(e) => return Err(apply_err(what(m), "mount cgroup2")(e)),
+            }
         }
         return bind_ro(root, &m.dest, &plan.cgroup_sources[0].1, ro, m);
     }

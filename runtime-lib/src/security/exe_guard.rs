@@ -6,6 +6,12 @@
 //! itself (FS_IMMUTABLE_FL: no write, even by root, without CAP_LINUX_IMMUTABLE, which
 //! containers do not get) and the CLI re-executes through it before it creates or
 //! enters a container. No per-run copy (runc's memfd copy cost 60–70% of its exec).
+//!
+//! Rootless, the copy cannot be made immutable (that needs CAP_LINUX_IMMUTABLE), and
+//! the container's root is the calling user, so it may write any file that user owns.
+//! A binary the user cannot write (root's `/usr/bin/husk`, mode 0755) is already out
+//! of the container's reach: nothing to do. Otherwise ([`rootless_needs_seal`]) the CLI
+//! re-executes from a sealed memfd copy ([`sealed_copy`]), which nobody can write.
 
 use std::fs;
 use std::io;
@@ -111,9 +117,47 @@ fn remove_stale(dir: &Path, keep: &Path) {
     }
 }
 
-/// True if the running binary is already a guarded copy (immutable).
+/// True if the running binary is already a guarded copy (immutable, or a sealed memfd).
 pub fn running_guarded() -> bool {
-    is_immutable(Path::new("/proc/self/exe"))
+    is_immutable(Path::new("/proc/self/exe")) || running_sealed()
+}
+
+/// The seals that make a memfd copy unwritable for good.
+fn full_seals() -> nix::fcntl::SealFlag {
+    use nix::fcntl::SealFlag as S;
+    S::F_SEAL_SEAL | S::F_SEAL_SHRINK | S::F_SEAL_GROW | S::F_SEAL_WRITE
+}
+
+/// True if the running binary is a memfd sealed against writes.
+pub fn running_sealed() -> bool {
+    let Ok(f) = fs::File::open("/proc/self/exe") else {
+        return false;
+    };
+    // Regular files answer EINVAL: only memfds carry seals.
+    nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GET_SEALS)
+        .map(|s| nix::fcntl::SealFlag::from_bits_truncate(s).contains(full_seals()))
+        .unwrap_or(false)
+}
+
+/// Rootless: whether a container run by `euid` could write the binary described by
+/// `meta` (it owns it, or it is group/other writable), so that it must be run from a
+/// sealed copy. Pure.
+pub fn rootless_needs_seal(meta: &fs::Metadata, euid: u32) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.uid() == euid || meta.permissions().mode() & 0o022 != 0
+}
+
+/// A copy of `exe` in a memfd sealed against any write, for `fexecve`. Made per run
+/// (rootless only): a memfd lives as long as its last user.
+pub fn sealed_copy(exe: &Path) -> io::Result<std::os::fd::OwnedFd> {
+    use nix::sys::memfd::{memfd_create, MFdFlags as M};
+    let name = c"husk";
+    let fd = memfd_create(name, M::MFD_CLOEXEC | M::MFD_ALLOW_SEALING)?;
+    let mut dst = fs::File::from(fd);
+    let mut src = fs::File::open(exe)?;
+    io::copy(&mut src, &mut dst)?;
+    nix::fcntl::fcntl(&dst, nix::fcntl::FcntlArg::F_ADD_SEALS(full_seals()))?;
+    Ok(dst.into())
 }
 
 #[cfg(test)]
@@ -144,6 +188,43 @@ mod tests {
         assert_eq!(guarded_copy(&src, &guard_dir).unwrap(), copy);
         remove_stale(&guard_dir, Path::new("/nonexistent"));
         assert!(!copy.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sealed_copy_cannot_be_written() {
+        let me = fs::read_link("/proc/self/exe").unwrap();
+        let fd = sealed_copy(&me).unwrap();
+        let len = fs::metadata(&me).unwrap().len();
+        let f = fs::File::from(fd);
+        assert_eq!(f.metadata().unwrap().len(), len);
+        let path = format!("/proc/self/fd/{}", f.as_raw_fd());
+        // Even the owner (root here) cannot write, truncate or grow it.
+        let w = fs::OpenOptions::new().write(true).open(&path);
+        let err = w
+            .and_then(|mut w| io::Write::write_all(&mut w, b"x"))
+            .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+        assert!(f.set_len(1).is_err());
+        assert!(!running_sealed());
+    }
+
+    #[test]
+    fn rootless_seal_only_for_binaries_the_user_could_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("husk-exe-seal-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("bin");
+        fs::write(&bin, b"x").unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        let meta = fs::metadata(&bin).unwrap();
+        assert!(rootless_needs_seal(&meta, meta.uid()));
+        assert!(!rootless_needs_seal(&meta, meta.uid() + 1));
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o757)).unwrap();
+        assert!(rootless_needs_seal(
+            &fs::metadata(&bin).unwrap(),
+            meta.uid() + 1
+        ));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -136,7 +136,7 @@ mod tests {
 }
 
 mod default;
-pub use default::default_spec;
+pub use default::{default_rootless_spec, default_spec};
 
 /// The runtime-spec version husk writes and implements.
 pub const OCI_VERSION: &str = "1.3.0";

@@ -67,17 +67,45 @@ fn to_dbus(props: &[Property]) -> Vec<(&str, ZValue<'_>)> {
         .collect()
 }
 
+/// The session bus socket: `DBUS_SESSION_BUS_ADDRESS`'s `unix:path=`, else
+/// `$XDG_RUNTIME_DIR/bus` (where systemd's user manager puts it).
+pub fn session_bus_socket() -> Option<String> {
+    if let Some(p) = std::env::var("DBUS_SESSION_BUS_ADDRESS")
+        .ok()
+        .and_then(|a| super::unix_path(&a))
+    {
+        return Some(p);
+    }
+    let dir = std::env::var("XDG_RUNTIME_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())?;
+    Some(format!("{dir}/bus"))
+}
+
 impl Bus {
-    /// The system bus.
+    /// The system bus, or the user's session bus (`user`, rootless: the user's
+    /// own systemd manager).
     ///
     /// go-systemd (runc) falls back to systemd's private socket
     /// `/run/systemd/private` when no bus daemon runs; zbus 5 cannot talk to
     /// it (its connection thread panics on the header fields of systemd's
     /// direct-connection messages), so husk needs the bus daemon.
-    pub fn connect() -> Result<Bus, String> {
-        let conn = Builder::system()
-            .and_then(|b| b.method_timeout(METHOD_TIMEOUT).build())
-            .map_err(|e| format!("system bus: {e}"))?;
+    pub fn connect(user: bool) -> Result<Bus, String> {
+        let conn = if user {
+            let socket = session_bus_socket().ok_or(
+                "no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set",
+            )?;
+            // EXTERNAL auth with the uid the bus sees: as root of a user namespace
+            // (rootless podman) our euid is 0, but the bus knows the host uid.
+            Builder::address(format!("unix:path={socket}").as_str()).and_then(|b| {
+                b.user_id(crate::rootless::host_euid())
+                    .method_timeout(METHOD_TIMEOUT)
+                    .build()
+            })
+        } else {
+            Builder::system().and_then(|b| b.method_timeout(METHOD_TIMEOUT).build())
+        }
+        .map_err(|e| format!("{} bus: {e}", if user { "session" } else { "system" }))?;
         Ok(Bus { conn })
     }
 

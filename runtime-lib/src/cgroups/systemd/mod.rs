@@ -44,8 +44,14 @@
 //!
 //! Not done: `org.systemd.property.*` annotations, device rules as
 //! `DeviceAllow=` (the cgroupfs device code applies them to the scope), a
-//! `.slice` name (runc's kubelet case), rootless (user manager), and
-//! systemd's private socket when no bus daemon runs (see `bus.rs`).
+//! `.slice` name (runc's kubelet case), and systemd's private socket when no
+//! bus daemon runs (see `bus.rs`).
+//!
+//! **Rootless** (`user`): the scope is asked of the user's own manager on the
+//! session bus (`DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`), in
+//! `user.slice` by default, so its cgroup is
+//! `/user.slice/user-UID.slice/user@UID.service/<slice>/<unit>`; with
+//! `Delegate=true` the user owns it and the cgroupfs code applies the limits.
 
 mod bus;
 mod helper;
@@ -122,6 +128,17 @@ pub struct SystemdUnit {
     /// The resources `apply` got before the scope existed.
     #[serde(skip)]
     pending: Arc<Mutex<Option<LinuxResources>>>,
+    /// Rootless: the unit belongs to the user's manager (session bus).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub user: bool,
+    /// Rootless: the user manager's own cgroup, which the slice is below
+    /// (`/user.slice/user-UID.slice/user@UID.service`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub base: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl PartialEq for SystemdUnit {
@@ -130,6 +147,8 @@ impl PartialEq for SystemdUnit {
             && self.slice == other.slice
             && self.name == other.name
             && self.started() == other.started()
+            && self.user == other.user
+            && self.base == other.base
     }
 }
 
@@ -142,8 +161,10 @@ fn de_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<AtomicBool>, D::Error>
 }
 
 impl SystemdUnit {
-    fn new(scope: &ScopeName) -> Self {
+    fn new(scope: &ScopeName, user: bool, base: &str) -> Self {
         SystemdUnit {
+            user,
+            base: base.to_string(),
             unit: scope.unit.clone(),
             slice: scope.slice.clone(),
             name: scope.name.clone(),
@@ -181,8 +202,27 @@ impl CgroupHandle {
     pub(super) fn resolve_systemd(
         cgroups_path: Option<&str>,
         id: &str,
+        rootless: bool,
     ) -> Result<Self, CgroupError> {
-        Self::from_layout_systemd(&HostLayout::detect()?, cgroups_path, id)
+        let layout = HostLayout::detect()?;
+        if rootless {
+            let uid = crate::rootless::host_euid();
+            return Self::from_layout_systemd_user(&layout, cgroups_path, id, uid);
+        }
+        Self::from_layout_systemd(&layout, cgroups_path, id)
+    }
+
+    /// Rootless: the scope under the manager of user `uid`
+    /// (`user@UID.service`, whose cgroup systemd delegates to the user).
+    pub fn from_layout_systemd_user(
+        layout: &HostLayout,
+        cgroups_path: Option<&str>,
+        id: &str,
+        uid: u32,
+    ) -> Result<Self, CgroupError> {
+        let scope = name::parse_with(cgroups_path, id, name::DEFAULT_USER_SLICE)?;
+        let base = format!("/user.slice/user-{uid}.slice/user@{uid}.service");
+        Self::for_scope(layout, scope, &base, true)
     }
 
     /// The pure part of [`CgroupHandle::resolve_systemd`].
@@ -191,8 +231,16 @@ impl CgroupHandle {
         cgroups_path: Option<&str>,
         id: &str,
     ) -> Result<Self, CgroupError> {
-        let scope = name::parse(cgroups_path, id)?;
-        let cgroup = scope.cgroup_path()?;
+        Self::for_scope(layout, name::parse(cgroups_path, id)?, "", false)
+    }
+
+    fn for_scope(
+        layout: &HostLayout,
+        scope: ScopeName,
+        base: &str,
+        user: bool,
+    ) -> Result<Self, CgroupError> {
+        let cgroup = format!("{base}{}", scope.cgroup_path()?);
         let dirs = layout
             .hierarchies
             .iter()
@@ -210,7 +258,8 @@ impl CgroupHandle {
             mode: layout.mode,
             dirs,
             created: Mutex::new(Vec::new()),
-            systemd: Some(SystemdUnit::new(&scope)),
+            systemd: Some(SystemdUnit::new(&scope, user, base)),
+            skipped: Vec::new(),
         })
     }
 
@@ -222,7 +271,7 @@ impl CgroupHandle {
     /// The systemd part of `create`: `None` to go on with the cgroupfs code.
     pub(super) fn systemd_create(&self) -> Option<Result<(), CgroupError>> {
         self.systemd.as_ref().filter(|sd| !sd.started())?;
-        Some(preflight())
+        Some(preflight(self.systemd.as_ref().is_some_and(|sd| sd.user)))
     }
 
     /// The systemd part of `apply`: `None` to go on with the cgroupfs code.
@@ -247,8 +296,9 @@ impl CgroupHandle {
     ) -> Result<(), CgroupError> {
         let (_, fs) = props::resource_properties(r, v2, u32::MAX)?;
         let unit = sd.unit.clone();
+        let user = sd.user;
         let answer = helper::run(CALL_TIMEOUT, |_| {
-            let bus = bus::Bus::connect()?;
+            let bus = bus::Bus::connect(user)?;
             let (p, _) =
                 props::resource_properties(r, v2, bus.version()).map_err(|e| e.to_string())?;
             bus.set_unit_properties(&unit, &p)
@@ -274,8 +324,9 @@ impl CgroupHandle {
         let scope = sd.scope();
         let upid =
             u32::try_from(pid).map_err(|_| sd.call_err("start", format!("invalid pid {pid}")))?;
+        let user = sd.user;
         let answer = helper::run(START_TIMEOUT, |notes| {
-            let bus = bus::Bus::connect()?;
+            let bus = bus::Bus::connect(user)?;
             let version = bus.version();
             let mut p = props::scope_properties(&scope, upid, v2);
             p.extend(props::start_only_properties(&resources, version));
@@ -305,6 +356,7 @@ impl CgroupHandle {
         let want = sd
             .scope()
             .cgroup_path()
+            .map(|p| format!("{}{p}", sd.base))
             .map_err(|e| sd.call_err("start", e.to_string()))?;
         let file = format!("/proc/{pid}/cgroup");
         let deadline = Instant::now() + MOVE_TIMEOUT;
@@ -342,8 +394,9 @@ impl CgroupHandle {
             return Ok(());
         };
         let unit = sd.unit.clone();
+        let user = sd.user;
         let answer = helper::run(CALL_TIMEOUT, |_| {
-            let bus = bus::Bus::connect()?;
+            let bus = bus::Bus::connect(user)?;
             let end = bus.stop_unit(&unit);
             bus.reset_failed(&unit);
             match end? {
@@ -393,9 +446,10 @@ fn remove_leftover(dir: &Path) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// Before anything is made: systemd is the init and the system bus answers
-/// `connect`. No D-Bus library here (no threads): a plain socket connect.
-fn preflight() -> Result<(), CgroupError> {
+/// Before anything is made: systemd is the init and the system bus (rootless: the
+/// user's session bus) answers `connect`. No D-Bus library here (no threads): a
+/// plain socket connect.
+fn preflight(user: bool) -> Result<(), CgroupError> {
     if !Path::new(SYSTEMD_RUNTIME_DIR).is_dir() {
         return Err(SystemdError::Unavailable(format!(
             "systemd is not running on this host ({SYSTEMD_RUNTIME_DIR} is missing), \
@@ -404,23 +458,35 @@ fn preflight() -> Result<(), CgroupError> {
         ))
         .into());
     }
-    let socket = std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
-        .ok()
-        .and_then(|a| unix_path(&a))
-        .unwrap_or_else(|| bus::SYSTEM_BUS_SOCKET.to_string());
+    let (socket, what) = if user {
+        let socket = bus::session_bus_socket().unwrap_or_default();
+        (socket, "the user's session bus")
+    } else {
+        let socket = std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
+            .ok()
+            .and_then(|a| unix_path(&a))
+            .unwrap_or_else(|| bus::SYSTEM_BUS_SOCKET.to_string());
+        (socket, "the D-Bus system bus")
+    };
     std::os::unix::net::UnixStream::connect(&socket)
         .map(drop)
         .map_err(|e| {
+            let hint = if user {
+                "rootless --systemd-cgroup talks to the user's systemd manager: is \
+                 user@UID.service running (loginctl enable-linger) and \
+                 DBUS_SESSION_BUS_ADDRESS or XDG_RUNTIME_DIR set?"
+            } else {
+                "is dbus running?"
+            };
             SystemdError::Unavailable(format!(
-                "cannot reach systemd: no D-Bus system bus at {socket} ({e}); \
-                 is dbus running?"
+                "cannot reach systemd: no {what} at {socket:?} ({e}); {hint}"
             ))
             .into()
         })
 }
 
 /// The socket path of a `unix:path=...` bus address (the first one that is).
-fn unix_path(address: &str) -> Option<String> {
+pub(super) fn unix_path(address: &str) -> Option<String> {
     address.split(';').find_map(|a| {
         a.strip_prefix("unix:")?
             .split(',')
@@ -461,6 +527,32 @@ mod tests {
         assert_eq!(
             h.v2_dir(),
             Some(PathBuf::from("/sys/fs/cgroup/system.slice/husk-c1.scope"))
+        );
+    }
+
+    #[test]
+    fn rootless_scope_is_under_the_user_manager() {
+        let layout =
+            HostLayout::from_mounts(&parse_mountinfo(V2_MOUNTINFO), |_| vec!["memory".into()])
+                .unwrap_or_else(|e| panic!("{e}"));
+        let h = CgroupHandle::from_layout_systemd_user(&layout, None, "c1", 1000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            h.v2_dir(),
+            Some(PathBuf::from(
+                "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/user.slice/husk-c1.scope"
+            ))
+        );
+        let sd = h
+            .systemd_unit()
+            .map(|s| (s.slice.as_str(), s.user, s.base.as_str()));
+        assert_eq!(
+            sd,
+            Some((
+                "user.slice",
+                true,
+                "/user.slice/user-1000.slice/user@1000.service"
+            ))
         );
     }
 

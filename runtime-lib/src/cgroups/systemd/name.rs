@@ -44,11 +44,23 @@ impl ScopeName {
     }
 }
 
+/// The slice used when none is given under a user's own manager (rootless, as runc).
+pub const DEFAULT_USER_SLICE: &str = "user.slice";
+
 /// Parse `linux.cgroupsPath` for the systemd driver.
 pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<ScopeName, SystemdError> {
+    parse_with(cgroups_path, id, DEFAULT_SLICE)
+}
+
+/// [`parse`] with another slice for an empty one (`DEFAULT_USER_SLICE` rootless).
+pub fn parse_with(
+    cgroups_path: Option<&str>,
+    id: &str,
+    default_slice: &str,
+) -> Result<ScopeName, SystemdError> {
     let given = cgroups_path.filter(|p| !p.is_empty());
     let (slice, prefix, name) = match given {
-        None => (DEFAULT_SLICE, DEFAULT_PREFIX, id),
+        None => (default_slice, DEFAULT_PREFIX, id),
         Some(p) => {
             let parts: Vec<&str> = p.split(':').collect();
             let [slice, prefix, name] = parts[..] else {
@@ -59,7 +71,7 @@ pub fn parse(cgroups_path: Option<&str>, id: &str) -> Result<ScopeName, SystemdE
                 ));
             };
             let slice = if slice.is_empty() {
-                DEFAULT_SLICE
+                default_slice
             } else {
                 slice
             };
