@@ -90,7 +90,7 @@ clean:
 # completions generated from the CLI's own definition, docs and operator examples.
 # Nothing under /etc is written: configuring docker, podman or containerd stays the
 # operator's choice (docs/examples show how).
-.PHONY: install install-files uninstall man deb deb-deps deb-test install-test docs docs-deps
+.PHONY: install install-files uninstall man deb deb-package deb-deps deb-test install-test docs docs-deps
 
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
@@ -119,7 +119,7 @@ install-files:
 	install -m 0755 $(SHIM) $(DESTDIR)$(BINDIR)/containerd-shim-husk-v2
 	rm -rf $(MANBUILD) && $(HUSK) completion --man $(MANBUILD) >/dev/null
 	rm -f $(DESTDIR)$(MANDIR)/man8/husk.8 $(DESTDIR)$(MANDIR)/man8/husk-*.8
-	install -m 0644 $(MANBUILD)/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(MANBUILD)/*.8 packaging/man/containerd-shim-husk-v2.8 $(DESTDIR)$(MANDIR)/man8/
 	$(HUSK) completion bash > $(DESTDIR)$(BASHCOMPDIR)/husk
 	$(HUSK) completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_husk
 	$(HUSK) completion fish > $(DESTDIR)$(FISHCOMPDIR)/husk.fish
@@ -130,7 +130,7 @@ install-files:
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/husk $(DESTDIR)$(BINDIR)/containerd-shim-husk-v2
-	rm -f $(DESTDIR)$(MANDIR)/man8/husk.8 $(DESTDIR)$(MANDIR)/man8/husk-*.8
+	rm -f $(DESTDIR)$(MANDIR)/man8/husk.8 $(DESTDIR)$(MANDIR)/man8/husk-*.8 $(DESTDIR)$(MANDIR)/man8/containerd-shim-husk-v2.8
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/husk $(DESTDIR)$(ZSHCOMPDIR)/_husk $(DESTDIR)$(FISHCOMPDIR)/husk.fish
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS_SHIPPED)) $(addprefix examples/,$(EXAMPLES)))
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
@@ -159,6 +159,10 @@ deb-deps:
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 
 deb: deps deb-deps build shim
+	@$(MAKE) --no-print-directory deb-package
+
+# Packages already-built binaries (HUSK=..., SHIM=...).
+deb-package:
 	@head -1 packaging/debian/changelog | grep -q "($(DEB_VERSION))" || \
 		{ echo "packaging/debian/changelog does not start with version $(DEB_VERSION)"; exit 1; }
 	rm -rf $(DEB_STAGE) && mkdir -p $(DEB_STAGE)/DEBIAN
