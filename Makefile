@@ -149,10 +149,13 @@ DEB         := target/deb/husk_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_EPOCH    = $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 DEB_PKGS    := dpkg-dev lintian man-db fakeroot
 
-# The cheap install test (in `make test`): DESTDIR install of the debug binaries,
-# file list, man pages, completions, examples, idempotence, uninstall.
+# The install tests (in `make test`): a DESTDIR install of the debug binaries (file
+# list, man pages, completions, idempotence, uninstall), the book's commands against
+# the CLI, and the operator examples used by real containerd, dockerd and podman.
 install-test:
 	bash packaging/test-install.sh target/debug/husk target/debug/containerd-shim-husk-v2
+	python3 packaging/check-guide.py target/debug/husk
+	bash packaging/test-examples.sh target/debug/husk target/debug/containerd-shim-husk-v2
 
 deb-deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -185,3 +188,19 @@ deb-package:
 	SOURCE_DATE_EPOCH=$(DEB_EPOCH) dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB)
 	@ls -l $(DEB)
 	lintian --fail-on error $(DEB)
+
+# The book: docs/ built with mdBook into target/book, its links checked offline, and
+# the commands of the user guide and getting started checked against the code.
+MDBOOK_VERSION := 0.4.52
+# `make deps` installs mdBook too (from crates.io, pinned, without the serve/watch
+# features, which pull in a web server).
+deps: docs-deps
+
+docs-deps:
+	@command -v mdbook >/dev/null && mdbook --version | grep -q "v$(MDBOOK_VERSION)" || \
+		$(CARGO) install mdbook --version $(MDBOOK_VERSION) --locked --no-default-features --features search
+
+docs: docs-deps build
+	mdbook build docs
+	python3 docs/check-links.py target/book
+	python3 packaging/check-guide.py $(HUSK)
