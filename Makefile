@@ -147,7 +147,9 @@ DEB_ARCH     = $(shell dpkg --print-architecture)
 DEB_STAGE   := target/deb/stage
 DEB         := target/deb/husk_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_EPOCH    = $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
-DEB_PKGS    := dpkg-dev lintian man-db fakeroot
+DEB_PKGS    := dpkg-dev lintian man-db debootstrap
+# LINTIAN=true skips the (slow) lintian run, e.g. to compare two builds.
+LINTIAN     ?= lintian
 
 # The install tests (in `make test`): a DESTDIR install of the debug binaries (file
 # list, man pages, completions, idempotence, uninstall), the book's commands against
@@ -163,6 +165,12 @@ deb-deps:
 
 deb: deps deb-deps build shim
 	@$(MAKE) --no-print-directory deb-package
+
+# The package in a clean Debian root (debootstrap, cached in target/deb/bookworm-base):
+# dpkg -i, husk --version, husk spec, a container, man husk, bash completion, then
+# dpkg -r / dpkg -P leave the root as it was.
+deb-test: deb
+	bash packaging/deb-test.sh $(DEB)
 
 # Packages already-built binaries (HUSK=..., SHIM=...).
 deb-package:
@@ -187,7 +195,7 @@ deb-package:
 	find $(DEB_STAGE) -exec touch -h -d @$(DEB_EPOCH) {} +
 	SOURCE_DATE_EPOCH=$(DEB_EPOCH) dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB)
 	@ls -l $(DEB)
-	lintian --fail-on error $(DEB)
+	$(LINTIAN) --fail-on error $(DEB)
 
 # The book: docs/ built with mdBook into target/book, its links checked offline, and
 # the commands of the user guide and getting started checked against the code.
