@@ -99,7 +99,7 @@ clean:
 # completions generated from the CLI's own definition, docs and operator examples.
 # Nothing under /etc is written: configuring docker, podman or containerd stays the
 # operator's choice (docs/examples show how).
-.PHONY: install install-files uninstall man deb deb-deps deb-test install-test docs docs-deps
+.PHONY: install install-files uninstall man deb deb-package deb-deps deb-test install-test docs docs-deps
 
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
@@ -128,7 +128,7 @@ install-files:
 	install -m 0755 $(SHIM) $(DESTDIR)$(BINDIR)/containerd-shim-husk-v2
 	rm -rf $(MANBUILD) && $(HUSK) completion --man $(MANBUILD) >/dev/null
 	rm -f $(DESTDIR)$(MANDIR)/man8/husk.8 $(DESTDIR)$(MANDIR)/man8/husk-*.8
-	install -m 0644 $(MANBUILD)/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(MANBUILD)/*.8 packaging/man/containerd-shim-husk-v2.8 $(DESTDIR)$(MANDIR)/man8/
 	$(HUSK) completion bash > $(DESTDIR)$(BASHCOMPDIR)/husk
 	$(HUSK) completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_husk
 	$(HUSK) completion fish > $(DESTDIR)$(FISHCOMPDIR)/husk.fish
@@ -139,7 +139,7 @@ install-files:
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/husk $(DESTDIR)$(BINDIR)/containerd-shim-husk-v2
-	rm -f $(DESTDIR)$(MANDIR)/man8/husk.8 $(DESTDIR)$(MANDIR)/man8/husk-*.8
+	rm -f $(DESTDIR)$(MANDIR)/man8/husk.8 $(DESTDIR)$(MANDIR)/man8/husk-*.8 $(DESTDIR)$(MANDIR)/man8/containerd-shim-husk-v2.8
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/husk $(DESTDIR)$(ZSHCOMPDIR)/_husk $(DESTDIR)$(FISHCOMPDIR)/husk.fish
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS_SHIPPED)) $(addprefix examples/,$(EXAMPLES)))
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
@@ -156,18 +156,33 @@ DEB_ARCH     = $(shell dpkg --print-architecture)
 DEB_STAGE   := target/deb/stage
 DEB         := target/deb/husk_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_EPOCH    = $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
-DEB_PKGS    := dpkg-dev lintian man-db fakeroot
+DEB_PKGS    := dpkg-dev lintian man-db debootstrap
+# LINTIAN=true skips the (slow) lintian run, e.g. to compare two builds.
+LINTIAN     ?= lintian
 
-# The cheap install test (in `make test`): DESTDIR install of the debug binaries,
-# file list, man pages, completions, examples, idempotence, uninstall.
+# The install tests (in `make test`): a DESTDIR install of the debug binaries (file
+# list, man pages, completions, idempotence, uninstall), the book's commands against
+# the CLI, and the operator examples used by real containerd, dockerd and podman.
 install-test:
 	bash packaging/test-install.sh target/debug/husk target/debug/containerd-shim-husk-v2
+	python3 packaging/check-guide.py target/debug/husk
+	bash packaging/test-examples.sh target/debug/husk target/debug/containerd-shim-husk-v2
 
 deb-deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 
 deb: deps deb-deps build shim
+	@$(MAKE) --no-print-directory deb-package
+
+# The package in a clean Debian root (debootstrap, cached in target/deb/bookworm-base):
+# dpkg -i, husk --version, husk spec, a container, man husk, bash completion, then
+# dpkg -r / dpkg -P leave the root as it was.
+deb-test: deb
+	bash packaging/deb-test.sh $(DEB)
+
+# Packages already-built binaries (HUSK=..., SHIM=...).
+deb-package:
 	@head -1 packaging/debian/changelog | grep -q "($(DEB_VERSION))" || \
 		{ echo "packaging/debian/changelog does not start with version $(DEB_VERSION)"; exit 1; }
 	rm -rf $(DEB_STAGE) && mkdir -p $(DEB_STAGE)/DEBIAN
@@ -189,4 +204,20 @@ deb: deps deb-deps build shim
 	find $(DEB_STAGE) -exec touch -h -d @$(DEB_EPOCH) {} +
 	SOURCE_DATE_EPOCH=$(DEB_EPOCH) dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB)
 	@ls -l $(DEB)
-	lintian --fail-on error $(DEB)
+	$(LINTIAN) --fail-on error $(DEB)
+
+# The book: docs/ built with mdBook into target/book, its links checked offline, and
+# the commands of the user guide and getting started checked against the code.
+MDBOOK_VERSION := 0.4.52
+# `make deps` installs mdBook too (from crates.io, pinned, without the serve/watch
+# features, which pull in a web server).
+deps: docs-deps
+
+docs-deps:
+	@command -v mdbook >/dev/null && mdbook --version | grep -q "v$(MDBOOK_VERSION)" || \
+		$(CARGO) install mdbook --version $(MDBOOK_VERSION) --locked --no-default-features --features search
+
+docs: docs-deps build
+	mdbook build docs
+	python3 docs/check-links.py target/book
+	python3 packaging/check-guide.py $(HUSK)

@@ -27,6 +27,7 @@ subs=$("$HUSK" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR>1 && NF {print $1}
   echo usr/bin/containerd-shim-husk-v2
   echo usr/bin/husk
   echo usr/share/man/man8/husk.8
+  echo usr/share/man/man8/containerd-shim-husk-v2.8
   for s in $subs; do echo "usr/share/man/man8/husk-$s.8"; done
   echo usr/share/bash-completion/completions/husk
   echo usr/share/zsh/vendor-completions/_husk

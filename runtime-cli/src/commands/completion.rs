@@ -51,7 +51,10 @@ pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>, std::io::Error> {
     // Resolves bin names ("husk create") and display names ("husk-create").
     cmd.build();
     // clap's generated `help` subcommand gets no page of its own.
-    let cmd = cmd.mut_subcommand("help", |h| h.hide(true));
+    let cmd = cmd
+        .mut_subcommand("help", |h| h.hide(true))
+        // The NAME line reads "husk - <about>": the about without its "husk: " prefix.
+        .about("an OCI container runtime (runc-compatible)");
     let source = format!("husk {}", env!("CARGO_PKG_VERSION"));
     let subs: Vec<clap::Command> = cmd
         .get_subcommands()
