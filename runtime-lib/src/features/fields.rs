@@ -88,7 +88,7 @@ pub const CONFIG_FIELDS: &[(&str, Support)] = &[
     ("linux.cgroupsPath", Yes("")),
     ("linux.namespaces[]", Yes("")),
     ("linux.devices[]", Yes("in a user namespace: the host's node bound nosuid,noexec; one the host lacks is made by mknod where allowed (fifo), else refused")),
-    ("linux.seccomp", Yes("with runc's ENOSYS stub for syscalls newer than the profile names (unless the default allows or is ENOSYS)")),
+    ("linux.seccomp", Yes("with runc's ENOSYS stub for syscalls newer than the profile names (unless the default allows, logs, traces or is ENOSYS)")),
     ("linux.rootfsPropagation", Yes("set on / before the rootfs is bound (shared/rshared keep the host peer groups: Bidirectional volumes), again after the switch; unbindable only after (before, host binds would fail)")),
     ("linux.maskedPaths", Yes("a relative path is relative to the container's root")),
     ("linux.readonlyPaths", Yes("a relative path is relative to the container's root")),

@@ -33,10 +33,11 @@ pub struct ArchLast {
 }
 
 /// Whether the profile gets the stub: not when its default already lets
-/// syscalls run (allow, log) or already answers ENOSYS (runc's rules).
+/// syscalls run (allow, log; trace too: a tracer handles new syscalls itself) or
+/// already answers ENOSYS (runc's rules).
 pub fn wanted(plan: &SeccompPlan) -> bool {
     match plan.default_action {
-        Action::Allow | Action::Log => false,
+        Action::Allow | Action::Log | Action::Trace(_) => false,
         Action::Errno(e) => i32::from(e) != libc::ENOSYS,
         _ => true,
     }

@@ -102,6 +102,7 @@ fn last_syscalls_counts_every_named_syscall() {
 fn permissive_or_enosys_defaults_get_no_stub() {
     assert!(!wanted(&plan_of(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#)));
     assert!(!wanted(&plan_of(r#"{"defaultAction":"SCMP_ACT_LOG"}"#)));
+    assert!(!wanted(&plan_of(r#"{"defaultAction":"SCMP_ACT_TRACE"}"#)));
     assert!(!wanted(&plan_of(
         r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38}"#
     )));
