@@ -203,7 +203,10 @@ impl RootfsPlan {
     /// [`mount_source`]). Keep the returned value alive until the init is cloned.
     pub fn prepare_idmaps(&mut self) -> Result<PreparedSources, RootfsError> {
         let (idmapped, mut fds) = idmap::prepare(&self.mounts)?;
-        let (plain, more) = mount_source::prepare(&self.mounts, self.bind_devices)?;
+        // Rootless, the runtime can reach no more than the container's root (the same
+        // user): nothing to open ahead, and open_tree would need CAP_SYS_ADMIN.
+        let (plain, more) =
+            mount_source::prepare(&self.mounts, self.bind_devices && !self.rootless)?;
         fds.extend(more);
         self.idmap_fds = fds;
         Ok(PreparedSources {
