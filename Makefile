@@ -69,7 +69,7 @@ conformance: deps build
 	bash conformance/oci-validation/compare.sh husk=$(HUSK) runc=/usr/sbin/runc
 	V2_RUNTIMES="husk runc crun" bash conformance/vm/test-v2.sh $(HUSK)
 	SD_RUNTIMES="husk runc crun" bash conformance/vm/test-systemd.sh $(HUSK)
-	LSM_RUNTIMES="husk runc" LSM_CONTAINERD=1 bash conformance/vm/test-lsm.sh $(HUSK)
+	LSM_RUNTIMES="husk runc" LSM_CONTAINERD=1 LSM_DOCKER=1 bash conformance/vm/test-lsm.sh $(HUSK)
 
 # Benchmarks of husk, runc and crun in one interleaved run; writes docs/benchmarks.md.
 # Then the shim against containerd's runc shim (memory, ctr run latency): docs/shim-benchmarks.md.
