@@ -72,7 +72,7 @@ conformance: deps build
 	bash conformance/oci-validation/compare.sh husk=$(HUSK) runc=/usr/sbin/runc
 	V2_RUNTIMES="husk runc crun" bash conformance/vm/test-v2.sh $(HUSK)
 	SD_RUNTIMES="husk runc crun" bash conformance/vm/test-systemd.sh $(HUSK)
-	LSM_RUNTIMES="husk runc" LSM_CONTAINERD=1 bash conformance/vm/test-lsm.sh $(HUSK)
+	LSM_RUNTIMES="husk runc" LSM_CONTAINERD=1 LSM_DOCKER=1 bash conformance/vm/test-lsm.sh $(HUSK)
 	CRIU_RUNTIMES="husk runc" bash conformance/vm/test-criu.sh $(HUSK)
 	bash conformance/rootless-host.sh $(HUSK)
 	RL_RUNTIMES="husk runc crun" bash conformance/vm/test-rootless.sh $(HUSK)

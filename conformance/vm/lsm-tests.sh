@@ -12,7 +12,10 @@
 # it denies fails in the container and works without it; exec inherits the
 # container's profile, `exec --apparmor` and a --process file's apparmorProfile
 # set the exec'd process's; an unloaded profile fails create naming it, leaving
-# nothing; "unconfined" is accepted.
+# nothing; "unconfined" is accepted. LSM_CONTAINERD=1: containerd's default
+# profile (as its CRI passes it) on a container and its execs through
+# containerd-shim-husk-v2 (and containerd-shim-runc-v2 for runc); LSM_DOCKER=1:
+# dockerd --add-runtime husk, docker-default on run and exec.
 # SELinux: the process label in /proc/self/attr/current (init, exec inherits,
 # exec --process-label, --process selinuxLabel); linux.mountLabel as context= on
 # the tmpfs and devpts mounts and not on proc or sysfs, as an xattr on mqueue.

@@ -9,7 +9,9 @@
 #
 # LSM_RUNTIMES picks the runtimes (default here: husk only, to keep `make test`
 # short; "husk runc" for the side-by-side table). LSM_MODES picks the guests
-# (default "apparmor selinux"). Skips (exit 0, saying why) where the guest
+# (default "apparmor selinux"). LSM_CONTAINERD=1 and LSM_DOCKER=1 add the
+# AppArmor rows driven through containerd (ctr, the shims) and dockerd
+# (`make conformance` sets both). Skips (exit 0, saying why) where the guest
 # cannot run, like test-v2.sh; LSM_REQUIRE=1 (or CI=true) turns skips into failures.
 set -u
 vm_test=test-lsm vm_set=LSM vm_require=LSM_REQUIRE
