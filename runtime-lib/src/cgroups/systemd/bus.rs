@@ -72,7 +72,7 @@ fn to_dbus(props: &[Property]) -> Vec<(&str, ZValue<'_>)> {
 pub fn session_bus_socket() -> Option<String> {
     if let Some(p) = std::env::var("DBUS_SESSION_BUS_ADDRESS")
         .ok()
-        .and_then(|a| super::unix_path(&a))
+        .and_then(|a| super::preflight::unix_path(&a))
     {
         return Some(p);
     }

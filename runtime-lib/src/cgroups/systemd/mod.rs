@@ -56,6 +56,7 @@
 mod bus;
 mod helper;
 mod name;
+mod preflight;
 mod props;
 
 use std::path::Path;
@@ -271,7 +272,9 @@ impl CgroupHandle {
     /// The systemd part of `create`: `None` to go on with the cgroupfs code.
     pub(super) fn systemd_create(&self) -> Option<Result<(), CgroupError>> {
         self.systemd.as_ref().filter(|sd| !sd.started())?;
-        Some(preflight(self.systemd.as_ref().is_some_and(|sd| sd.user)))
+        Some(preflight::preflight(
+            self.systemd.as_ref().is_some_and(|sd| sd.user),
+        ))
     }
 
     /// The systemd part of `apply`: `None` to go on with the cgroupfs code.
@@ -446,55 +449,6 @@ fn remove_leftover(dir: &Path) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// Before anything is made: systemd is the init and the system bus (rootless: the
-/// user's session bus) answers `connect`. No D-Bus library here (no threads): a
-/// plain socket connect.
-fn preflight(user: bool) -> Result<(), CgroupError> {
-    if !Path::new(SYSTEMD_RUNTIME_DIR).is_dir() {
-        return Err(SystemdError::Unavailable(format!(
-            "systemd is not running on this host ({SYSTEMD_RUNTIME_DIR} is missing), \
-             so it cannot manage the container's cgroup; run without --systemd-cgroup \
-             to use the cgroupfs driver"
-        ))
-        .into());
-    }
-    let (socket, what) = if user {
-        let socket = bus::session_bus_socket().unwrap_or_default();
-        (socket, "the user's session bus")
-    } else {
-        let socket = std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
-            .ok()
-            .and_then(|a| unix_path(&a))
-            .unwrap_or_else(|| bus::SYSTEM_BUS_SOCKET.to_string());
-        (socket, "the D-Bus system bus")
-    };
-    std::os::unix::net::UnixStream::connect(&socket)
-        .map(drop)
-        .map_err(|e| {
-            let hint = if user {
-                "rootless --systemd-cgroup talks to the user's systemd manager: is \
-                 user@UID.service running (loginctl enable-linger) and \
-                 DBUS_SESSION_BUS_ADDRESS or XDG_RUNTIME_DIR set?"
-            } else {
-                "is dbus running?"
-            };
-            SystemdError::Unavailable(format!(
-                "cannot reach systemd: no {what} at {socket:?} ({e}); {hint}"
-            ))
-            .into()
-        })
-}
-
-/// The socket path of a `unix:path=...` bus address (the first one that is).
-pub(super) fn unix_path(address: &str) -> Option<String> {
-    address.split(';').find_map(|a| {
-        a.strip_prefix("unix:")?
-            .split(',')
-            .find_map(|kv| kv.strip_prefix("path="))
-            .map(str::to_string)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::layout::HierarchyVersion;
@@ -647,18 +601,5 @@ mod tests {
         ));
         assert!(!in_cgroup("0::/system.slice/husk-c1.scope/sub\n", want));
         assert!(!in_cgroup("0::/system.slice\n", want));
-    }
-
-    #[test]
-    fn bus_addresses_give_their_socket() {
-        assert_eq!(
-            unix_path("unix:path=/run/dbus/system_bus_socket").as_deref(),
-            Some("/run/dbus/system_bus_socket")
-        );
-        assert_eq!(
-            unix_path("tcp:host=x;unix:guid=1,path=/a/b").as_deref(),
-            Some("/a/b")
-        );
-        assert_eq!(unix_path("unix:abstract=/x"), None);
     }
 }
