@@ -100,6 +100,9 @@ enum Cmd {
         /// Execs in the storm (default 500, 20 at a time).
         #[arg(long)]
         execs: Option<usize>,
+        /// Creates SIGKILLed at a random moment (default 200, subset 20).
+        #[arg(long)]
+        kills: Option<usize>,
         /// Cycles for the other runtimes (runc is ~10x slower per cycle).
         #[arg(long = "other-cycles")]
         other_cycles: Option<usize>,
@@ -147,6 +150,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             parallel,
             race,
             execs,
+            kills,
             other_cycles,
             no_hostile,
             workdir,
@@ -170,6 +174,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             cfg.execs = execs.unwrap_or(cfg.execs);
             cfg.hostile &= !no_hostile;
             cfg.other_cycles = other_cycles;
+            cfg.kills = kills.unwrap_or(cfg.kills);
             let pass = husk_conformance::stress::run(&rts, &cfg, &work)?;
             Ok(if pass {
                 ExitCode::SUCCESS

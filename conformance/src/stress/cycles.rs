@@ -131,3 +131,69 @@ pub fn force(ctx: &Ctx, n: usize) -> CycleReport {
         },
     )
 }
+
+/// `n` creates SIGKILLed at a moment spread over the create's duration
+/// (0..40 ms, a different one each time), each followed by `delete --force`.
+/// Counts the kills after which something of the container was left (a
+/// cgroup directory, a process, a state entry) and the growth over the run.
+pub fn random_kills(ctx: &Ctx, n: usize) -> bool {
+    use std::process::Stdio;
+    if let Err(e) = ctx.write_config(&ctx.config(&["sleep", "1000"])) {
+        println!("  random kills: {e}");
+        return false;
+    }
+    let before = ctx.snapshot();
+    let bundle = ctx.bundle.dir.display().to_string();
+    let mut leaky = Vec::new();
+    let mut delete_failed = 0;
+    for i in 0..n {
+        let id = ctx.id("k");
+        let mut cmd = ctx
+            .rt
+            .command(&ctx.root, ["create", "--bundle", &bundle, &id]);
+        cmd.env(crate::bundle::MARKER_ENV, &ctx.marker)
+            .current_dir(&ctx.bundle.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let Ok(child) = crate::proc::spawn(&mut cmd) else {
+            continue;
+        };
+        // A spread of moments: 0, 1, 2 ... 39 ms, then again.
+        std::thread::sleep(Duration::from_micros(((i * 7919) % 40_000) as u64));
+        // SAFETY: killing our own child.
+        unsafe { libc::kill(child.pid(), libc::SIGKILL) };
+        let _ = child.wait(Duration::from_secs(10));
+        let d = ctx.call(&["delete", "--force", &id]);
+        if !(d.ok() || d.err.contains("not exist")) {
+            delete_failed += 1;
+        }
+        crate::proc::reap_orphans();
+        std::thread::sleep(Duration::from_millis(20));
+        crate::proc::reap_orphans();
+        let mut left = Vec::new();
+        if !crate::cleanup::find_cgroups(&id).is_empty() {
+            left.push("cgroup");
+        }
+        if ctx.root.join(&id).exists() {
+            left.push("state");
+        }
+        if crate::cleanup::kill_leftovers(&ctx.marker, std::slice::from_ref(&id)) > 0 {
+            left.push("process");
+        }
+        if !left.is_empty() {
+            leaky.push(format!("{id}: {}", left.join("+")));
+            // Clean by hand so the next kill is counted on its own.
+            crate::cleanup::remove_cgroups(&id);
+            let _ = std::fs::remove_dir_all(ctx.root.join(&id));
+        }
+    }
+    println!(
+        "  random kills: {n} creates SIGKILLed at 0-40 ms then delete --force: {} left something, {delete_failed} deletes failed",
+        leaky.len()
+    );
+    for l in leaky.iter().take(5) {
+        println!("    {l}");
+    }
+    let grew = judge_growth("random kills", &ctx.growth_since(&before));
+    grew && leaky.is_empty() && delete_failed == 0
+}

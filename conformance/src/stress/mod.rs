@@ -3,6 +3,7 @@
 //! - [`cycles`]: thousands of create/start/wait/delete and create/`delete
 //!   --force` cycles, with the host's counts ([`leaks::Snapshot`]) before and
 //!   after and the time per cycle at the start and at the end;
+//!   and creates SIGKILLed at random moments followed by `delete --force`;
 //! - [`parallel`]: many creates at once, many commands racing on one id, an
 //!   exec storm;
 //! - [`hostile`]: malformed and adversarial configs, each refused with a
@@ -43,6 +44,8 @@ pub struct Config {
     pub execs: usize,
     /// Execs at a time.
     pub exec_width: usize,
+    /// Creates SIGKILLed at a random moment, then `delete --force`.
+    pub kills: usize,
     /// Run the hostile inputs.
     pub hostile: bool,
     /// Only this many hostile inputs (0: all).
@@ -62,6 +65,7 @@ impl Config {
             race: 50,
             execs: 500,
             exec_width: 20,
+            kills: 200,
             hostile: true,
             hostile_limit: 0,
             other_cycles: None,
@@ -77,6 +81,7 @@ impl Config {
             race: 16,
             execs: 40,
             exec_width: 8,
+            kills: 20,
             hostile: true,
             hostile_limit: 20,
             other_cycles: None,
@@ -329,6 +334,9 @@ fn run_one(ctx: &Ctx, cfg: &Config) -> bool {
     }
     if cfg.force_cycles > 0 {
         ok &= cycles::force(ctx, cfg.force_cycles).print();
+    }
+    if cfg.kills > 0 {
+        ok &= cycles::random_kills(ctx, cfg.kills);
     }
     if cfg.parallel > 0 {
         ok &= parallel::creates(ctx, cfg.parallel);
