@@ -10,7 +10,7 @@ APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc co
 APT_PKGS   += apparmor apparmor-utils selinux-policy-default policycoreutils selinux-utils jq
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps build shim demo test test-unit test-integration conformance bench clean fmt lint
+.PHONY: all deps build shim demo test test-unit test-integration conformance bench stress clean fmt lint
 
 all: build
 
@@ -82,6 +82,17 @@ conformance: deps build
 bench: deps build shim
 	$(CONFORMANCE) bench $(RUNTIMES) --write-docs docs/benchmarks.md
 	SHIM_BENCH_MD=docs/shim-benchmarks.md HUSK_CLI=$(abspath $(HUSK)) bash shim/bench/run.sh $(abspath $(SHIM)) 10 30
+
+# Reliability under load (issue 14), husk and runc side by side: 2000 lifecycle and
+# 2000 create/delete --force cycles with leak counts, 100 parallel creates, 50
+# commands racing on one id, 500 execs 20 at a time, the hostile configs, the fault
+# suite (killed at every step) and the longer fuzz run. Fails when husk leaks or
+# misbehaves; `make test` runs a bounded subset (conformance/tests/stress_subset.rs).
+STRESS_RUNC_CYCLES ?= 500
+stress: deps build
+	$(CONFORMANCE) stress --runtime husk=$(HUSK) --runtime runc=/usr/sbin/runc --other-cycles $(STRESS_RUNC_CYCLES)
+	$(CARGO) test -p husk-cli --test faults -- --test-threads=1
+	HUSK_FUZZ_CASES=20000 $(CARGO) test -p husk --lib fuzz -- --test-threads=2
 
 fmt:
 	$(CARGO) fmt --all

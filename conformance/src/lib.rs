@@ -6,6 +6,7 @@
 //! - [`scenario`] / [`scenarios`]: the framework and the scenarios;
 //! - [`suite`]: runs them and renders the table;
 //! - [`bench`] / [`floor`]: benchmarks and the bare-kernel floor reference;
+//! - [`stress`]: cycles with leak counts, parallel load, hostile input;
 //! - [`proc`], [`runtime`], [`cleanup`]: processes, runtimes, cleanup.
 
 pub mod bench;
@@ -17,6 +18,7 @@ pub mod proc;
 pub mod runtime;
 pub mod scenario;
 pub mod scenarios;
+pub mod stress;
 pub mod suite;
 
 /// The `husk-checker` probe, statically linked by build.rs (empty if that

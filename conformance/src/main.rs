@@ -75,6 +75,44 @@ enum Cmd {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Reliability under load: cycles with leak counts, parallel creates, racing
+    /// commands, an exec storm, hostile configs. Exits 1 when husk (the runtime
+    /// named "husk", else the first) leaks, misbehaves or accepts a hostile input.
+    Stress {
+        /// NAME=PATH of a runtime (repeatable).
+        #[arg(long = "runtime", required = true)]
+        runtimes: Vec<String>,
+        /// The bounded subset (as `make test`) instead of the full run.
+        #[arg(long)]
+        subset: bool,
+        /// create/start/wait/delete cycles (default: 2000, subset 50).
+        #[arg(long)]
+        cycles: Option<usize>,
+        /// create/delete --force cycles (default: 2000, subset 50).
+        #[arg(long = "force-cycles")]
+        force_cycles: Option<usize>,
+        /// Parallel creates (default 100).
+        #[arg(long)]
+        parallel: Option<usize>,
+        /// Commands racing on one id (default 50).
+        #[arg(long)]
+        race: Option<usize>,
+        /// Execs in the storm (default 500, 20 at a time).
+        #[arg(long)]
+        execs: Option<usize>,
+        /// Creates SIGKILLed at a random moment (default 200, subset 20).
+        #[arg(long)]
+        kills: Option<usize>,
+        /// Cycles for the other runtimes (runc is ~10x slower per cycle).
+        #[arg(long = "other-cycles")]
+        other_cycles: Option<usize>,
+        /// Skip the hostile inputs.
+        #[arg(long = "no-hostile")]
+        no_hostile: bool,
+        /// Working directory (default /var/tmp/husk-conformance-stress-PID).
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
 }
 
 fn probe(specs: &[String], work: &std::path::Path) -> Result<Vec<Runtime>, String> {
@@ -104,6 +142,46 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
+        Cmd::Stress {
+            runtimes,
+            subset,
+            cycles,
+            force_cycles,
+            parallel,
+            race,
+            execs,
+            kills,
+            other_cycles,
+            no_hostile,
+            workdir,
+        } => {
+            let work = workdir.unwrap_or_else(|| {
+                PathBuf::from(format!(
+                    "/var/tmp/husk-conformance-stress-{}",
+                    std::process::id()
+                ))
+            });
+            let rts = probe(&runtimes, &work)?;
+            let mut cfg = if subset {
+                husk_conformance::stress::Config::subset()
+            } else {
+                husk_conformance::stress::Config::full()
+            };
+            cfg.cycles = cycles.unwrap_or(cfg.cycles);
+            cfg.force_cycles = force_cycles.unwrap_or(cfg.force_cycles);
+            cfg.parallel = parallel.unwrap_or(cfg.parallel);
+            cfg.race = race.unwrap_or(cfg.race);
+            cfg.execs = execs.unwrap_or(cfg.execs);
+            cfg.hostile &= !no_hostile;
+            cfg.other_cycles = other_cycles;
+            cfg.kills = kills.unwrap_or(cfg.kills);
+            let pass = husk_conformance::stress::run(&rts, &cfg, &work)?;
+            Ok(if pass {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Cmd::List => {
             for s in husk_conformance::scenarios::all() {
                 println!("{:<24} {:<11} {}", s.name, s.area, s.what);

@@ -9,67 +9,18 @@
 //! profile and target dir as this test), which is built first with
 //! `cargo build -p husk-cli` (a no-op when it is up to date).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use husk_conformance::scenario::{under_ci, Verdict};
 use husk_conformance::{suite, Runtime};
 
+mod common;
+use common::husk_bin;
+
 /// Scenarios husk is known to fail, as (name, reason). The test fails on any
 /// other failure; set HUSK_CONFORMANCE_STRICT=1 to fail on these too. Remove
 /// an entry once husk passes it (the test prints a reminder).
 const KNOWN_FAILURES: &[(&str, &str)] = &[];
-
-fn husk_bin() -> Result<PathBuf, String> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("no workspace")?;
-    if let Some(p) = std::env::var_os("HUSK_BIN") {
-        // Tests run in conformance/; a relative path is taken from the
-        // workspace root, where `cargo test` is usually started.
-        let p = PathBuf::from(p);
-        return Ok(if p.is_relative() && !p.exists() {
-            workspace.join(p)
-        } else {
-            p
-        });
-    }
-    // This test runs from target/<profile>/deps/.
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot locate the target directory")?
-        .to_path_buf();
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("debug");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .args(["build", "--quiet", "-p", "husk-cli", "--bin", "husk"]);
-    match profile {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    if let Some(target_dir) = profile_dir.parent() {
-        cmd.env("CARGO_TARGET_DIR", target_dir);
-    }
-    let st = cmd
-        .status()
-        .map_err(|e| format!("cargo build -p husk-cli: {e}"))?;
-    if !st.success() {
-        return Err(format!("cargo build -p husk-cli: {st}"));
-    }
-    Ok(profile_dir.join("husk"))
-}
 
 #[test]
 fn husk_passes_the_scenarios() {

@@ -16,6 +16,8 @@ pub mod container;
 mod error;
 pub mod fault;
 pub mod features;
+#[cfg(test)]
+mod fuzz;
 pub mod hooks;
 pub mod intelrdt;
 pub mod lsm;

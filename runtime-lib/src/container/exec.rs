@@ -89,6 +89,10 @@ impl Container {
     /// `ignore_paused`). It joins every namespace, the cgroup, the seccomp filter of
     /// the container; it is a child of the caller, which must be single-threaded.
     pub fn exec(&self, opts: ExecOptions) -> crate::Result<ExecProcess> {
+        // Held until the process has joined the container: a `pause` racing with
+        // us waits, so the process never joins a frozen cgroup half set up (and
+        // hangs there), and the status checked below stays true meanwhile.
+        let _lock = crate::state::Lock::acquire(&self.dir())?;
         let mut state = self.state.clone();
         state.refresh(&self.root);
         let refuse = |msg: &str| Error::State {

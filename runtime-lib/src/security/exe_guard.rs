@@ -72,6 +72,7 @@ pub fn guarded_copy(exe: &Path, dir: &Path) -> io::Result<PathBuf> {
         return Ok(dest);
     }
     fs::create_dir_all(dir)?;
+    remove_dead_temps(dir);
     let tmp = dir.join(format!(".tmp-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     fs::copy(exe, &tmp)?;
@@ -96,6 +97,27 @@ pub fn guarded_copy(exe: &Path, dir: &Path) -> io::Result<PathBuf> {
     }
     remove_stale(dir, &dest);
     Ok(dest)
+}
+
+/// Removes the half-made copies (`.tmp-<pid>`) of husk processes killed while
+/// copying: each is a partial binary of several MB in tmpfs.
+fn remove_dead_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".tmp-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Removes copies of other binary versions (clearing their immutable flag first).
@@ -163,6 +185,21 @@ pub fn sealed_copy(exe: &Path) -> io::Result<std::os::fd::OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copies_left_by_killed_processes_are_removed() {
+        let dir = std::env::temp_dir().join(format!("husk-exe-temps-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        // Pids never reach i32::MAX; our own pid is alive.
+        let dead = dir.join(format!(".tmp-{}", i32::MAX));
+        let alive = dir.join(format!(".tmp-{}", std::process::id()));
+        fs::write(&dead, b"half").unwrap();
+        fs::write(&alive, b"half").unwrap();
+        remove_dead_temps(&dir);
+        assert!(!dead.exists());
+        assert!(alive.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn copy_is_immutable_and_reused() {

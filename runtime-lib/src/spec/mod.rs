@@ -4,6 +4,8 @@
 //! `linux.namespaces[2].type`) so a user can fix the config without guessing.
 
 pub(crate) mod compat;
+mod locate;
+mod strings;
 mod validate;
 
 use std::fs::File;
@@ -81,8 +83,19 @@ pub fn from_reader<T: serde::de::DeserializeOwned, R: std::io::Read>(
         // after parsing (from the Value) carry the field path instead.
         reason,
     };
-    let mut doc: serde_json::Value =
-        serde_json::from_reader(reader).map_err(|e| parse_err(".".into(), e.to_string()))?;
+    let mut text = Vec::new();
+    let mut reader = reader;
+    reader
+        .read_to_end(&mut text)
+        .map_err(|source| SpecError::Read {
+            path: origin.to_path_buf(),
+            source,
+        })?;
+    let mut doc: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+        // A syntax error: name the field it is in, from its line and column.
+        let field = locate::path_at(&text, e.line(), e.column());
+        parse_err(field, e.to_string())
+    })?;
     compat::normalize(&mut doc);
     serde_path_to_error::deserialize(doc).map_err(|e| {
         let field = e.path().to_string();

@@ -44,6 +44,7 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<(), SpecError> {
             ))
         }
     }
+    super::strings::validate(spec)?;
     validate_process(spec)?;
     validate_mounts(spec)?;
     validate_linux(spec)?;

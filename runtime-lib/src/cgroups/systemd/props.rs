@@ -557,3 +557,30 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::fuzz::gen::{cases, mutate, run, Rng};
+
+    /// Resources → systemd properties, for v1 and v2 and old and new systemd:
+    /// whatever the input, no panic.
+    #[test]
+    fn resource_properties_never_panic() {
+        let base = crate::fuzz::rich_config()["linux"]["resources"].clone();
+        run("systemd properties", cases(1500), |r: &mut Rng| {
+            let mut v = base.clone();
+            for _ in 0..1 + r.below(4) {
+                mutate(r, &mut v);
+            }
+            if let Ok(res) = serde_json::from_value::<LinuxResources>(v) {
+                for (v2, version) in [(false, 219), (true, 252), (true, 0)] {
+                    let _ = resource_properties(&res, v2, version);
+                    let _ = start_only_properties(&res, version);
+                }
+            }
+            let list = ["0-3", "1,3-5", "", "9999999", "3-1", "0-", "a", "0,,1"][r.below(8)];
+            let _ = range_to_bits(list);
+        });
+    }
+}
