@@ -228,7 +228,8 @@ docs-deps:
 	@command -v mdbook >/dev/null && mdbook --version | grep -q "v$(MDBOOK_VERSION)" || \
 		$(CARGO) install mdbook --version $(MDBOOK_VERSION) --locked --no-default-features --features search
 
-docs: docs-deps build
+docs: docs-deps
 	mdbook build docs
 	python3 docs/check-links.py target/book
-	python3 packaging/check-guide.py $(HUSK)
+	$(CARGO) build -p husk-cli
+	python3 packaging/check-guide.py target/debug/husk
