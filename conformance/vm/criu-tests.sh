@@ -194,8 +194,9 @@ suite() {
 
   # 5. established TCP connection (both ends in the container's network namespace)
   id=tcp-$r img=$T/img-$id out=$T/$id
-  # The client retries until the listener is up (a slow guest may take seconds).
-  bundle "tcp-$r" '["sh","-c","nc -l -p 5000 > /tmp/got-tcp & i=0; while true; do i=$((i+1)); echo $i; sleep 0.3; done | while ! nc 127.0.0.1 5000; do sleep 0.5; done"]'
+  # The client retries until the listener is up (a slow guest may take seconds); the
+  # listener's stdin stays open (at EOF busybox nc would close the connection).
+  bundle "tcp-$r" '["sh","-c","sleep 100000 | nc -l -p 5000 > /tmp/got-tcp & i=0; while true; do i=$((i+1)); echo $i; sleep 0.3; done | while ! nc 127.0.0.1 5000; do sleep 0.5; done"]'
   if ! piped "$out.1" rt "$r" run -d -b "$T/tcp-$r" "$id"; then
     bad "$r" "--tcp-established: the connection carries data after restore" "run -d: $(tail -n 3 "$out.1" | tr '\n' ' ')"
   elif ! wait_until "$SLOW" tcp_ge "$r" "$id" 2; then

@@ -223,16 +223,50 @@ pub fn empty_ns_bits(names: &[String]) -> Result<u32, CheckpointError> {
 }
 
 /// The stdio of the checkpointed init that restore must replace: each pipe
-/// (`pipe:[N]`) in `descriptors` (the init's fds 0, 1, 2 as read at checkpoint) is
-/// inherited from the restoring process's fd of the same number.
+/// (`pipe:[N]`) or external file (`file[MNT:INO]`) in `descriptors` (the init's fds
+/// 0, 1, 2 as recorded at checkpoint) is inherited from the restoring process's fd
+/// of the same number.
 pub fn stdio_inherits(descriptors: &[String]) -> Vec<(String, i32)> {
     descriptors
         .iter()
         .take(3)
         .enumerate()
-        .filter(|(_, d)| d.starts_with("pipe:"))
+        .filter(|(_, d)| d.starts_with("pipe:") || d.starts_with("file["))
         .map(|(i, d)| (d.clone(), i as i32))
         .collect()
+}
+
+/// One stdio fd of the init at checkpoint: what `/proc/PID/fd/N` links to, the
+/// mount its file is on (`mnt_id` of fdinfo) and its inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StdioFd {
+    /// The link (a path, `pipe:[N]`, `socket:[N]`, ...).
+    pub link: String,
+    /// The mount id, when the fd has one.
+    pub mnt_id: Option<u64>,
+    /// The inode.
+    pub ino: u64,
+}
+
+/// The descriptors to record and the CRIU externals for the init's stdio. A file
+/// (e.g. the host's `/dev/null`, or a fifo of containerd's) opened on a mount that is
+/// not in the container's mount namespace cannot be dumped by path: it becomes
+/// CRIU's external `file[MNT:INO]` (hex, CRIU's format), recorded under that key so
+/// restore hands its own fd of the same number in its place, as it does for pipes.
+pub fn stdio_descriptors(fds: &[StdioFd], container_mounts: &[u64]) -> (Vec<String>, Vec<String>) {
+    let mut descriptors = Vec::new();
+    let mut externals = Vec::new();
+    for f in fds {
+        match f.mnt_id {
+            Some(m) if f.link.starts_with('/') && !container_mounts.contains(&m) => {
+                let key = format!("file[{m:x}:{:x}]", f.ino);
+                externals.push(key.clone());
+                descriptors.push(key);
+            }
+            _ => descriptors.push(f.link.clone()),
+        }
+    }
+    (descriptors, externals)
 }
 
 /// `--page-server ADDRESS:PORT`.
@@ -289,6 +323,8 @@ pub struct DumpFacts {
     pub ns_inodes: Vec<(&'static str, &'static str, u64)>,
     /// The freezer (v1) or the cgroup (v2) CRIU freezes the container with.
     pub freeze_cgroup: Option<PathBuf>,
+    /// `file[MNT:INO]` externals for stdio opened outside the container.
+    pub stdio_externals: Vec<String>,
 }
 
 /// CRIU's options for a dump or pre-dump.
@@ -334,6 +370,7 @@ pub fn dump_opts(
     for (kind, key, ino) in &facts.ns_inodes {
         r.external.push(format!("{kind}[{ino}]:{key}"));
     }
+    r.external.extend(facts.stdio_externals.iter().cloned());
     // A pre-dump only copies memory: mounts are described by the final dump.
     if !o.pre_dump {
         r.ext_mnt = ext_mnt(dump_ext_mounts(input, &facts.masked_files));
@@ -530,6 +567,34 @@ mod tests {
         assert_eq!(
             stdio_inherits(&d),
             vec![("pipe:[123]".into(), 1), ("pipe:[456]".into(), 2)]
+        );
+    }
+
+    #[test]
+    fn stdio_files_outside_the_container_are_external() {
+        let fds = vec![
+            StdioFd {
+                link: "/dev/null".into(),
+                mnt_id: Some(24),
+                ino: 5,
+            },
+            StdioFd {
+                link: "pipe:[77]".into(),
+                mnt_id: Some(13),
+                ino: 77,
+            },
+            StdioFd {
+                link: "/dev/pts/0".into(),
+                mnt_id: Some(500),
+                ino: 3,
+            },
+        ];
+        let (d, e) = stdio_descriptors(&fds, &[500, 501]);
+        assert_eq!(d, vec!["file[18:5]", "pipe:[77]", "/dev/pts/0"]);
+        assert_eq!(e, vec!["file[18:5]"]);
+        assert_eq!(
+            stdio_inherits(&d),
+            vec![("file[18:5]".into(), 0), ("pipe:[77]".into(), 1)]
         );
     }
 

@@ -130,24 +130,20 @@ impl Container {
                 .map(Path::to_path_buf)
                 .or_else(|| cg.v2_dir())
         });
+        let (descriptors, stdio_externals) = stdio_of(pid);
         let facts = DumpFacts {
             pid,
             root: std::fs::canonicalize(&self.state.rootfs).unwrap_or(self.state.rootfs.clone()),
             masked_files,
             ns_inodes,
             freeze_cgroup,
+            stdio_externals,
         };
         let rpc_opts = plan::dump_opts(&input, &facts, opts, images.as_raw_fd(), work.as_raw_fd())?;
         if !opts.pre_dump {
-            let fds: Vec<String> = (0..3)
-                .map(|i| {
-                    std::fs::read_link(format!("/proc/{pid}/fd/{i}"))
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                })
-                .collect();
             let path = opts.image_path.join(DESCRIPTORS_FILE);
-            let json = serde_json::to_vec(&fds).map_err(|e| io_err("encode", &path)(e.into()))?;
+            let json =
+                serde_json::to_vec(&descriptors).map_err(|e| io_err("encode", &path)(e.into()))?;
             std::fs::write(&path, json).map_err(io_err("write", &path))?;
         }
         let kind = if opts.pre_dump {
@@ -159,6 +155,36 @@ impl Container {
         swrk.call(kind, Some(rpc_opts), &mut |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// The init's stdio as CRIU must be told about it (see [`plan::stdio_descriptors`]):
+/// what each of fds 0-2 links to, its mount and inode, against the mounts of the
+/// container's mount namespace.
+fn stdio_of(pid: i32) -> (Vec<String>, Vec<String>) {
+    let container_mounts: Vec<u64> = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    let fds: Vec<plan::StdioFd> = (0..3)
+        .map(|i| {
+            let link = std::fs::read_link(format!("/proc/{pid}/fd/{i}"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mnt_id = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{i}"))
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .find_map(|l| l.strip_prefix("mnt_id:").map(|v| v.trim().parse().ok()))
+                        .flatten()
+                });
+            let ino = std::fs::metadata(format!("/proc/{pid}/fd/{i}"))
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                .unwrap_or(0);
+            plan::StdioFd { link, mnt_id, ino }
+        })
+        .collect();
+    plan::stdio_descriptors(&fds, &container_mounts)
 }
 
 impl ContainerBuilder {

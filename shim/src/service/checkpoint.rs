@@ -78,3 +78,54 @@ impl Inner {
         Ok(Empty::new())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use containerd_shim::protos::protobuf::well_known_types::any::Any;
+    use containerd_shim::protos::protobuf::MessageField;
+
+    use super::*;
+
+    fn req(any: Option<Any>) -> CheckpointTaskRequest {
+        CheckpointTaskRequest {
+            id: "c1".into(),
+            path: "/var/lib/ckpt".into(),
+            options: MessageField::from_option(any),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn no_options_means_leave_running() {
+        let o = options(&req(None)).expect("options");
+        assert!(!o.exit && o.image_path.is_empty());
+    }
+
+    #[test]
+    fn runc_checkpoint_options_are_decoded() {
+        let mut o = CheckpointOptions::new();
+        o.exit = true;
+        o.open_tcp = true;
+        o.empty_namespaces = vec!["network".into()];
+        o.work_path = "/w".into();
+        let any = Any {
+            type_url: format!("type.googleapis.com/{CHECKPOINT_OPTIONS}"),
+            value: o.write_to_bytes().expect("encode"),
+            ..Default::default()
+        };
+        let got = options(&req(Some(any))).expect("options");
+        assert!(got.exit && got.open_tcp);
+        assert_eq!(got.empty_namespaces, vec!["network".to_string()]);
+        assert_eq!(got.work_path, "/w");
+    }
+
+    #[test]
+    fn other_option_types_are_refused() {
+        let any = Any {
+            type_url: "type.googleapis.com/containerd.runhcs.v1.Options".into(),
+            ..Default::default()
+        };
+        let e = options(&req(Some(any))).expect_err("refused");
+        assert!(format!("{e:?}").contains("runhcs"), "{e:?}");
+    }
+}
