@@ -13,10 +13,28 @@ use crate::sys;
 const NONE: Option<&str> = None;
 
 /// Makes `/` a slave (nothing we mount leaks to the host) and turns the rootfs into
-/// its own mount point so it can be pivoted into.
+/// its own mount point so it can be pivoted into. A shared `linux.rootfsPropagation`
+/// is given to `/` from the start instead, as runc: the container's mounts then stay
+/// peers of the host's, which a Bidirectional hostPath needs. (Other values are
+/// applied after the pivot only: runc also starts with them, and fails with
+/// `runbindable`.)
 pub(super) fn prepare_root(plan: &RootfsPlan) -> Result<(), RootfsError> {
-    mount(NONE, "/", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
-        .map_err(apply_err("rootfs", "make / rslave"))?;
+    let flags = plan
+        .propagation
+        .map(MsFlags::from_bits_retain)
+        .filter(|f| f.contains(MsFlags::MS_SHARED))
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    mount(NONE, "/", NONE, flags, NONE).map_err(apply_err("rootfs", "set propagation of /"))?;
+    if flags.contains(MsFlags::MS_SHARED) {
+        let mi = std::fs::read_to_string("/proc/thread-self/mountinfo")
+            .map_err(apply_err("rootfs", "read mountinfo"))?;
+        if let Some(mp) = super::plan::shared_parent_mount(&mi, &plan.rootfs) {
+            mount(NONE, &mp, NONE, MsFlags::MS_PRIVATE, NONE).map_err(apply_err(
+                format!("rootfs (parent mount {})", mp.display()),
+                "make private",
+            ))?;
+        }
+    }
     mount(
         Some(&plan.rootfs),
         &plan.rootfs,

@@ -125,6 +125,38 @@ fn recursive_option(o: &str) -> Option<(bool, u64)> {
     })
 }
 
+/// The mount point holding `rootfs` (the longest mount point of `mountinfo` that is
+/// `rootfs` or a parent of it) when that mount is shared. With a shared
+/// `linux.rootfsPropagation` the container's `/` stays a peer of the host's mounts, so
+/// this mount must be made private before the rootfs is bound onto itself (else the
+/// bind would show on the host, and pivot_root refuses a shared parent), as runc does.
+pub fn shared_parent_mount(mountinfo: &str, rootfs: &std::path::Path) -> Option<PathBuf> {
+    let mut best: Option<(PathBuf, bool)> = None;
+    for line in mountinfo.lines() {
+        let Some((left, _)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fields: Vec<&str> = left.split(' ').collect();
+        let Some(mp) = fields.get(4) else {
+            continue;
+        };
+        let mp = PathBuf::from(crate::cgroups::unescape(mp));
+        if !rootfs.starts_with(&mp) {
+            continue;
+        }
+        let shared = fields.iter().skip(6).any(|f| f.starts_with("shared:"));
+        // Later lines with the same mount point are mounted on top: they win.
+        let longer = match &best {
+            None => true,
+            Some((b, _)) => mp.components().count() >= b.components().count(),
+        };
+        if longer {
+            best = Some((mp, shared));
+        }
+    }
+    best.and_then(|(mp, shared)| shared.then_some(mp))
+}
+
 /// Plans one `mounts[index]` entry. `bundle` makes relative bind sources absolute.
 pub fn plan_mount(
     index: usize,
@@ -260,6 +292,21 @@ mod tests {
         let op = mount(r#"{"destination":"/x","source":"/y","options":["rbind","tmpcopyup"]}"#);
         assert!(!op.copyup);
         assert_eq!(op.data, "");
+    }
+
+    #[test]
+    fn shared_parent_of_the_rootfs() {
+        let mi = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw\n\
+                  30 22 0:25 / /dev/shm rw shared:4 - tmpfs tmpfs rw\n\
+                  31 22 0:26 / /var/lib/x rw master:7 - tmpfs tmpfs rw\n\
+                  32 22 0:27 / /srv/my\\040dir rw shared:9 - tmpfs tmpfs rw\n";
+        let at = |p: &str| shared_parent_mount(mi, Path::new(p));
+        assert_eq!(at("/dev/shm/b/rootfs"), Some(PathBuf::from("/dev/shm")));
+        assert_eq!(at("/home/b/rootfs"), Some(PathBuf::from("/")));
+        assert_eq!(at("/var/lib/x/b/rootfs"), None);
+        assert_eq!(at("/srv/my dir/rootfs"), Some(PathBuf::from("/srv/my dir")));
+        // /dev/shmx is not below /dev/shm.
+        assert_eq!(at("/dev/shmx/rootfs"), Some(PathBuf::from("/")));
     }
 
     #[test]
