@@ -5,12 +5,14 @@ CARGO      ?= cargo
 PROFILE    ?= release
 HUSK       := target/$(PROFILE)/husk
 DEMO       := target/demo
-APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils criu uidmap
+APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils criu uidmap protobuf-compiler
 # The LSM guests (conformance/vm/test-lsm.sh) use the host's AppArmor and SELinux tools.
 APT_PKGS   += apparmor apparmor-utils selinux-policy-default policycoreutils selinux-utils jq
+# The end-to-end suite's managers and CNI plugins (make e2e).
+E2E_PKGS   := containernetworking-plugins docker.io podman
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps build shim demo test test-unit test-integration conformance bench stress clean fmt lint
+.PHONY: all deps deps-e2e build shim demo test test-unit test-integration conformance e2e bench stress clean fmt lint
 
 all: build
 
@@ -21,6 +23,12 @@ deps:
 		echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain"; exit 1; }
+
+deps-e2e: deps
+	@missing=""; for p in $(E2E_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 build: deps
 	$(CARGO) build --release --workspace
@@ -60,14 +68,22 @@ test: deps
 	$(MAKE) --no-print-directory install-test
 
 CONFORMANCE := target/$(PROFILE)/husk-conformance
-RUNTIMES    := --runtime husk=$(HUSK) --runtime runc=/usr/sbin/runc --runtime crun=/usr/bin/crun
+RUNTIME_FLAGS := --runtime husk=$(HUSK) --runtime runc=/usr/sbin/runc --runtime crun=/usr/bin/crun
+
+# End to end through the managers: containerd's CRI (the husk shim, containerd's runc shim
+# running husk, and runc), docker and podman, each with a private root. husk only by
+# default; RUNTIMES="husk runc" side by side. Prints `N passed, M failed`.
+E2E      := target/$(PROFILE)/husk-e2e
+RUNTIMES ?= husk
+e2e: deps-e2e build
+	$(E2E) --runtimes "$(RUNTIMES)" --husk $(HUSK) --shim target/$(PROFILE)/containerd-shim-husk-v2 --markdown target/e2e.md
 
 # Side by side: the scenario suite (husk, runc, crun), the OCI validation suite (husk, runc),
 # the cgroup-v2 and systemd guest test sets (husk, runc, crun), the checkpoint/restore
-# guest test set (husk, runc), and rootless on this host and in the systemd guest
-# (husk, runc, crun; podman with each).
-conformance: deps build
-	$(CONFORMANCE) run $(RUNTIMES) --markdown target/conformance-scenarios.md
+# guest test set (husk, runc), rootless on this host and in the systemd guest
+# (husk, runc, crun; podman with each), and the end-to-end suite (husk, runc).
+conformance: deps deps-e2e build
+	$(CONFORMANCE) run $(RUNTIME_FLAGS) --markdown target/conformance-scenarios.md
 	bash conformance/oci-validation/setup.sh
 	bash conformance/oci-validation/compare.sh husk=$(HUSK) runc=/usr/sbin/runc
 	V2_RUNTIMES="husk runc crun" bash conformance/vm/test-v2.sh $(HUSK)
@@ -76,11 +92,12 @@ conformance: deps build
 	CRIU_RUNTIMES="husk runc" bash conformance/vm/test-criu.sh $(HUSK)
 	bash conformance/rootless-host.sh $(HUSK)
 	RL_RUNTIMES="husk runc crun" bash conformance/vm/test-rootless.sh $(HUSK)
+	$(E2E) --runtimes "husk runc" --husk $(HUSK) --shim target/$(PROFILE)/containerd-shim-husk-v2 --markdown target/e2e.md
 
 # Benchmarks of husk, runc and crun in one interleaved run; writes docs/benchmarks.md.
 # Then the shim against containerd's runc shim (memory, ctr run latency): docs/shim-benchmarks.md.
 bench: deps build shim
-	$(CONFORMANCE) bench $(RUNTIMES) --write-docs docs/benchmarks.md
+	$(CONFORMANCE) bench $(RUNTIME_FLAGS) --write-docs docs/benchmarks.md
 	SHIM_BENCH_MD=docs/shim-benchmarks.md HUSK_CLI=$(abspath $(HUSK)) bash shim/bench/run.sh $(abspath $(SHIM)) 10 30
 
 # Reliability under load (issue 14), husk and runc side by side: 2000 lifecycle and

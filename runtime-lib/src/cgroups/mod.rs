@@ -46,7 +46,7 @@ mod systemd;
 pub use error::CgroupError;
 pub use handle::{CgroupDir, CgroupHandle};
 pub use layout::{CgroupMode, Hierarchy, HierarchyVersion, HostLayout};
-pub use mountinfo::{parse_mountinfo, parse_proc_cgroup, CgroupMount, ProcCgroupEntry};
+pub use mountinfo::{parse_mountinfo, parse_proc_cgroup, unescape, CgroupMount, ProcCgroupEntry};
 pub use plan::{default_allow_rules, PlanHost, Probe, Write};
 pub use stats::{
     page_size_name, Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats,
