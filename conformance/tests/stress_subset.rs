@@ -1,6 +1,6 @@
 //! The bounded subset of `husk-conformance stress` (issue 14), in `cargo test`:
-//! 50 create/start/wait/delete and 50 create/`delete --force` cycles with zero
-//! leak growth, 10 parallel creates, 16 commands racing on one id, 40 execs 8
+//! 30 create/start/wait/delete and 30 create/`delete --force` cycles with zero
+//! leak growth, 20 creates SIGKILLed at a random moment, 10 parallel creates, 16 commands racing on one id, 40 execs 8
 //! at a time, 20 hostile configs refused naming their field. `make stress`
 //! runs the full counts, side by side with runc. Needs root; without it the
 //! test passes with a note, except under CI (`CI=true`), where it fails.

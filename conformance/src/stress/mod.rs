@@ -75,8 +75,8 @@ impl Config {
     /// The bounded subset `make test` runs.
     pub fn subset() -> Config {
         Config {
-            cycles: 50,
-            force_cycles: 50,
+            cycles: 30,
+            force_cycles: 30,
             parallel: 10,
             race: 16,
             execs: 40,

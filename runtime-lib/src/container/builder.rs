@@ -208,10 +208,8 @@ impl ContainerBuilder {
             intel_rdt: plan.intel_rdt.clone(),
             creator: Some((me, state::start_time(me)?)),
         };
-        st.save(&self.root)?;
-        phase.done("create and lock state directory");
-        crate::fault::point("state-dir");
-
+        // One write names the cgroup directories about to be made too (resolving
+        // creates nothing).
         let linux = spec.linux().as_ref();
         let cg_path = linux
             .and_then(|l| l.cgroups_path().as_ref())
@@ -224,6 +222,9 @@ impl ContainerBuilder {
         )?;
         st.cgroup = Some(cgroup.planned());
         st.save(&self.root)?;
+        phase.done("create and lock state directory");
+        crate::fault::point("state-dir");
+
         if self.rootless {
             cgroup.create_rootless()?;
             undo.cgroup = Some(cgroup.clone());
