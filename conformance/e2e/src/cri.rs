@@ -27,8 +27,14 @@ const MIB: i64 = 1024 * 1024;
 /// Connects a CRI client to containerd's socket.
 pub async fn connect(sock: &Path) -> R<Channel> {
     let sock = sock.to_path_buf();
+    // A hung RPC fails its check instead of the whole run (guests are slow: be generous).
+    let limit = std::env::var("HUSK_E2E_RPC_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     tonic::transport::Endpoint::try_from("http://[::]:50051")
         .map_err(|e| e.to_string())?
+        .timeout(Duration::from_secs(limit))
         .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
             let p = sock.clone();
             async move {
@@ -406,6 +412,24 @@ impl Run<'_> {
         }
         .await;
         self.record("containers share the pod's net, ipc, uts", r);
+
+        let parent = pcfg
+            .linux
+            .as_ref()
+            .map(|l| l.cgroup_parent.clone())
+            .unwrap_or_default();
+        let r = {
+            // cgroupfs: <parent>/<id>; systemd: <expanded slice>/cri-containerd-<id>.scope.
+            let leaf = if self.systemd {
+                format!("cri-containerd-{main_id}.scope")
+            } else {
+                main_id.clone()
+            };
+            let dirs = cgroup_dirs(&parent, self.systemd);
+            let found = dirs.iter().any(|d| d.join(&leaf).is_dir());
+            expect(found, || format!("no {leaf} under {parent} ({dirs:?})"))
+        };
+        self.record("container cgroup under the pod's parent", r);
 
         let r = async {
             let m = self.out(&main_id, MEM_LIMIT).await?;

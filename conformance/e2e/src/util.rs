@@ -99,7 +99,11 @@ pub fn unmount_below(dir: &Path) {
         .collect();
     mps.sort_by_key(|m| std::cmp::Reverse(m.len()));
     for m in mps {
-        let _ = Command::new("umount").arg("-l").arg(&m).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&m)
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
