@@ -65,6 +65,7 @@ test: deps
 	V2_RUNTIMES=husk bash conformance/vm/test-v2.sh target/debug/husk
 	SD_RUNTIMES=husk bash conformance/vm/test-systemd.sh target/debug/husk
 	LSM_RUNTIMES=husk bash conformance/vm/test-lsm.sh target/debug/husk
+	CRIU_RUNTIMES=husk CRIU_CONTAINERD=0 CRIU_PODMAN=0 bash conformance/vm/test-criu.sh target/debug/husk
 	$(MAKE) --no-print-directory install-test
 
 CONFORMANCE := target/$(PROFILE)/husk-conformance
