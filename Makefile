@@ -8,7 +8,10 @@ DEMO       := target/demo
 APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils criu uidmap protobuf-compiler
 # The LSM guests (conformance/vm/test-lsm.sh) use the host's AppArmor and SELinux tools.
 APT_PKGS   += apparmor apparmor-utils selinux-policy-default policycoreutils selinux-utils jq
-# The end-to-end suite's managers and CNI plugins (make e2e).
+# make install-test: the man pages, bash completion and the RuntimeClass example.
+APT_PKGS   += python3-yaml man-db bash-completion
+# The end-to-end suite's managers and CNI plugins (make e2e; make install-test uses
+# dockerd and podman too).
 E2E_PKGS   := containernetworking-plugins docker.io podman
 export DEBIAN_FRONTEND := noninteractive
 
@@ -59,7 +62,7 @@ demo: build
 	@$(HUSK) --root /run/husk run --bundle $(DEMO) demo-$$$$
 
 # Every test: unit tests (pure logic) and the root-only integration suites.
-test: deps
+test: deps deps-e2e
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace -- --test-threads=4
 	V2_RUNTIMES=husk bash conformance/vm/test-v2.sh target/debug/husk
