@@ -21,13 +21,13 @@ pub(super) fn preflight(user: bool) -> Result<(), CgroupError> {
     }
     let (socket, what) = if user {
         let socket = bus::session_bus_socket().unwrap_or_default();
-        (socket, "the user's session bus")
+        (socket, "D-Bus session bus of the user")
     } else {
         let socket = std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
             .ok()
             .and_then(|a| unix_path(&a))
             .unwrap_or_else(|| bus::SYSTEM_BUS_SOCKET.to_string());
-        (socket, "the D-Bus system bus")
+        (socket, "D-Bus system bus")
     };
     std::os::unix::net::UnixStream::connect(&socket)
         .map(drop)
