@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use husk::checkpoint::RestoreOptions;
 
 use super::checkpoint::CriuFlags;
-use super::tty::{self, Proxy};
+use super::tty;
 use crate::Ctx;
 
 /// `restore [flags] ID`.
@@ -96,16 +96,7 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
         let _ = husk::sys::set_child_subreaper();
     }
     let c = b.restore(&opts)?;
-    let cleanup = |e: Box<dyn std::error::Error>| -> super::CmdResult {
-        let _ = husk::Container::load(&ctx.root, &a.id).map(|c| c.delete(true));
-        Err(e)
-    };
-    let mut proxy = match ours.as_ref().map(Proxy::receive) {
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => return cleanup(format!("receive the pty master: {e}").into()),
-        None => None,
-    };
-    drop(ours);
+    let mut proxy = tty::receive_or_delete(ours, ctx, &a.id)?;
     let code = tty::supervise(c.pid(), &set, proxy.as_mut());
     drop(proxy);
     if let Ok(c) = husk::Container::load(&ctx.root, &a.id) {

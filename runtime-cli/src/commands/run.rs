@@ -4,7 +4,7 @@
 //! its stdin/stdout to the container's pty, as runc does.
 
 use super::create::CreateFlags;
-use super::tty::{self, Proxy};
+use super::tty;
 use crate::Ctx;
 
 /// `run [flags] ID`.
@@ -52,16 +52,7 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
         None
     };
     let mut c = builder.create()?;
-    let cleanup = |e: Box<dyn std::error::Error>| -> super::CmdResult {
-        let _ = husk::Container::load(&ctx.root, &a.id).map(|c| c.delete(true));
-        Err(e)
-    };
-    let mut proxy = match ours.as_ref().map(Proxy::receive) {
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => return cleanup(format!("receive the pty master: {e}").into()),
-        None => None,
-    };
-    drop(ours);
+    let mut proxy = tty::receive_or_delete(ours, ctx, &a.id)?;
     // Block the signals we forward before starting, so none is lost; the init was
     // forked before this and keeps the original mask.
     let set = tty::forwarded_signals();
@@ -70,7 +61,8 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
     let pid = c.pid();
     if let Err(e) = c.start() {
         drop(proxy);
-        return cleanup(e.into());
+        let _ = husk::Container::load(&ctx.root, &a.id).map(|c| c.delete(true));
+        return Err(e.into());
     }
     let code = tty::supervise(pid, &set, proxy.as_mut());
     drop(proxy);

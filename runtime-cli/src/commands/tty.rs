@@ -221,3 +221,20 @@ fn pump_master(p: &mut Proxy, buf: &mut [u8]) -> io::Result<bool> {
         }
     }
 }
+
+/// The pty master of a container `run` or `restore` just made, when it has a
+/// terminal; if it cannot be received the container is deleted again.
+pub fn receive_or_delete(
+    ours: Option<OwnedFd>,
+    ctx: &crate::Ctx,
+    id: &str,
+) -> Result<Option<Proxy>, Box<dyn std::error::Error>> {
+    match ours.as_ref().map(Proxy::receive) {
+        Some(Ok(p)) => Ok(Some(p)),
+        Some(Err(e)) => {
+            let _ = husk::Container::load(&ctx.root, id).map(|c| c.delete(true));
+            Err(format!("receive the pty master: {e}").into())
+        }
+        None => Ok(None),
+    }
+}

@@ -294,20 +294,28 @@ impl ContainerBuilder {
                 None => Ok(()),
             }
         });
-        if let Err(e) = saved {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-            return Err(e.into());
-        }
-        undo.disarm();
-        Ok(Container {
-            root: self.root,
-            state: st,
-        })
+        commit(self.root, st, pid, saved, undo)
     }
+}
+
+/// The last step of create and restore: when the final state or pid file could not
+/// be written the init is killed and reaped and `undo` (dropped) removes the rest;
+/// else the guard is disarmed and the container handed out.
+pub(super) fn commit(
+    root: PathBuf,
+    st: State,
+    pid: i32,
+    saved: Result<(), StateError>,
+    mut undo: Undo,
+) -> Result<Container, crate::Error> {
+    if let Err(e) = saved {
+        let pid = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+        return Err(e.into());
+    }
+    undo.disarm();
+    Ok(Container { root, state: st })
 }
 
 /// The exec fifo, opened for reading before any writer exists (see the init's wait).

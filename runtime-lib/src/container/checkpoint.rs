@@ -340,19 +340,7 @@ impl ContainerBuilder {
             Some(p) => write_pid_file(p, restored_pid),
             None => Ok(()),
         });
-        if let Err(e) = saved {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(restored_pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(restored_pid), None);
-            return Err(e.into());
-        }
-        undo.disarm();
-        Ok(Container {
-            root: self.root,
-            state: st,
-        })
+        super::builder::commit(self.root, st, restored_pid, saved, undo)
     }
 }
 
