@@ -115,6 +115,7 @@ stress: deps build
 	$(CONFORMANCE) stress --runtime husk=$(HUSK) --runtime runc=/usr/sbin/runc --other-cycles $(STRESS_RUNC_CYCLES)
 	$(CARGO) test -p husk-cli --test faults -- --test-threads=1
 	HUSK_FUZZ_CASES=20000 $(CARGO) test -p husk --lib fuzz -- --test-threads=2
+	HUSK_FUZZ_CASES=20000 $(CARGO) test -p containerd-shim-husk-v2 --bin containerd-shim-husk-v2 fuzz
 	HUSK_SHIM_LOAD_N=50 $(CARGO) test -p containerd-shim-husk-v2 --test shim_load -- --nocapture
 
 fmt:
