@@ -6,7 +6,8 @@
 //! container's TaskExit seen (the killed ones with their own status, the others
 //! with 137), and nothing orphaned: no container process, no husk state, no
 //! cgroup directory in any hierarchy, no mount below containerd's state, no
-//! bundle directory, no task left in containerd.
+//! bundle directory, no task left in containerd. `HUSK_SHIM_LOAD_RUNTIME=io.containerd.runc.v2`
+//! runs the same against containerd's runc shim, for comparison.
 //!
 //! Skips when containerd cannot run here (fails under CI).
 
@@ -27,6 +28,23 @@ fn count() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10)
+}
+
+/// The runtime under test: the husk shim, or `HUSK_SHIM_LOAD_RUNTIME` (e.g.
+/// `io.containerd.runc.v2`, to compare with containerd's runc shim).
+fn runtime() -> String {
+    std::env::var("HUSK_SHIM_LOAD_RUNTIME").unwrap_or_else(|_| shim().to_string())
+}
+
+/// Containers left in the runtime's state root for namespace `ns`.
+fn states_left(rt: &str, ns: &str) -> usize {
+    if rt.contains("runc") {
+        let root = format!("/run/containerd/runc/{ns}");
+        std::fs::read_dir(root).map(|d| d.count()).unwrap_or(0)
+    } else {
+        let root = PathBuf::from(format!("/run/containerd/husk/{ns}"));
+        husk::list(&root).map(|l| l.len()).unwrap_or(0)
+    }
 }
 
 /// Runs `f(i)` for every `i < n`, `width` at a time; returns the results in order.
@@ -155,6 +173,7 @@ fn many_containers_exec_kill_then_every_shim_killed() {
     };
     let n = count();
     let ids: Vec<String> = (0..n).map(|i| format!("l{i}")).collect();
+    let rt = runtime();
     let mut events = Events::start(&env);
 
     // N containers at once (8 ctr clients at a time).
@@ -164,7 +183,7 @@ fn many_containers_exec_kill_then_every_shim_killed() {
             "run",
             "-d",
             "--runtime",
-            shim(),
+            &rt,
             common::IMAGE,
             &ids[i],
             "sh",
@@ -235,7 +254,6 @@ fn many_containers_exec_kill_then_every_shim_killed() {
 
     // containerd notices each dead shim, drops the task, runs `<shim> delete`
     // and publishes the exit: poll until all that is done (60 s at most).
-    let husk_root = PathBuf::from(format!("/run/containerd/husk/{}", env.ns));
     let bundles = env
         .dir
         .join("state/io.containerd.runtime.v2.task")
@@ -250,7 +268,7 @@ fn many_containers_exec_kill_then_every_shim_killed() {
         };
         let orphans: Vec<i32> = running.iter().copied().filter(|p| alive(*p)).collect();
         let shims = env.shims();
-        let states = husk::list(&husk_root).map(|l| l.len()).unwrap_or(0);
+        let states = states_left(&rt, &env.ns);
         let cgroups = cgroups_left(&env.ns, &ids);
         let mounts = mounts_below(&env.dir);
         let bundles = std::fs::read_dir(&bundles).map(|d| d.count()).unwrap_or(0);
@@ -283,9 +301,9 @@ fn many_containers_exec_kill_then_every_shim_killed() {
         }
     }
     eprintln!(
-        "shim load: {n} containers started in {start_secs:.1} s, {} execs in {exec_secs:.1} s, \
+        "shim load ({rt}): {n} containers started in {start_secs:.1} s, {} execs in {exec_secs:.1} s, \
          {} killed; {} shims SIGKILLed, cleaned up in {cleanup_secs:.1} s; left: tasks {tasks_left}, \
-         processes {}, shims {}, husk states {states_left}, cgroups {}, mounts {}, bundles \
+         processes {}, shims {}, states {states_left}, cgroups {}, mounts {}, bundles \
          {bundles_left}; TaskExit wrong/missing {}",
         2 * n,
         killed.len(),
@@ -302,12 +320,7 @@ fn many_containers_exec_kill_then_every_shim_killed() {
         "orphaned container processes {orphans:?}"
     );
     assert!(shims_left.is_empty(), "shims left {shims_left:?}");
-    assert_eq!(
-        states_left,
-        0,
-        "husk states left in {}",
-        husk_root.display()
-    );
+    assert_eq!(states_left, 0, "runtime states left");
     assert!(cgroups.is_empty(), "cgroups left {cgroups:?}");
     assert!(mounts.is_empty(), "mounts left {mounts:?}");
     assert_eq!(bundles_left, 0, "bundles left in {}", bundles.display());
