@@ -331,4 +331,15 @@ fn many_containers_exec_kill_then_every_shim_killed() {
         let r = env.ctr(&["container", "rm", id]);
         assert_eq!(r.code, 0, "container rm {id}: {r:?}");
     }
+    // And the namespace still works: an id of a cleaned-up container runs again.
+    let r = env.ctr(&[
+        "run",
+        "--rm",
+        "--runtime",
+        &rt,
+        common::IMAGE,
+        &ids[0],
+        "true",
+    ]);
+    assert_eq!(r.code, 0, "run again after the cleanup: {r:?}");
 }
