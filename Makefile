@@ -107,13 +107,17 @@ bench: deps build shim
 # Reliability under load (issue 14), husk and runc side by side: 2000 lifecycle and
 # 2000 create/delete --force cycles with leak counts, 100 parallel creates, 50
 # commands racing on one id, 500 execs 20 at a time, the hostile configs, the fault
-# suite (killed at every step) and the longer fuzz run. Fails when husk leaks or
+# suite (killed at every step), the longer fuzz run and 50 containers under containerd
+# with the husk shim (then containerd's runc shim), every shim SIGKILLed (shim_load). Fails when husk leaks or
 # misbehaves; `make test` runs a bounded subset (conformance/tests/stress_subset.rs).
 STRESS_RUNC_CYCLES ?= 500
 stress: deps build
 	$(CONFORMANCE) stress --runtime husk=$(HUSK) --runtime runc=/usr/sbin/runc --other-cycles $(STRESS_RUNC_CYCLES)
 	$(CARGO) test -p husk-cli --test faults -- --test-threads=1
 	HUSK_FUZZ_CASES=20000 $(CARGO) test -p husk --lib fuzz -- --test-threads=2
+	HUSK_FUZZ_CASES=20000 $(CARGO) test -p containerd-shim-husk-v2 --bin containerd-shim-husk-v2 fuzz
+	HUSK_SHIM_LOAD_N=50 $(CARGO) test -p containerd-shim-husk-v2 --test shim_load -- --nocapture
+	HUSK_SHIM_LOAD_N=50 HUSK_SHIM_LOAD_RUNTIME=io.containerd.runc.v2 $(CARGO) test -p containerd-shim-husk-v2 --test shim_load -- --nocapture
 
 fmt:
 	$(CARGO) fmt --all

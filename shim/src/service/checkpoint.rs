@@ -19,7 +19,7 @@ use crate::helper::{self, Request};
 const CHECKPOINT_OPTIONS: &str = "containerd.runc.v1.CheckpointOptions";
 
 /// Decodes the request's options (none: containerd's defaults, leave running).
-fn options(req: &CheckpointTaskRequest) -> TtrpcResult<CheckpointOptions> {
+pub(super) fn options(req: &CheckpointTaskRequest) -> TtrpcResult<CheckpointOptions> {
     let Some(any) = req.options.as_ref() else {
         return Ok(CheckpointOptions::new());
     };

@@ -114,17 +114,7 @@ impl Inner {
 
     pub(super) fn update(&self, req: UpdateTaskRequest) -> TtrpcResult<Empty> {
         let c = self.container(&req.id)?;
-        let Some(any) = req.resources.as_ref() else {
-            return Err(invalid("update without resources"));
-        };
-        if !any.type_url.ends_with("LinuxResources") {
-            return Err(unimplemented(format!(
-                "update resources of type {:?} are not supported by husk",
-                any.type_url
-            )));
-        }
-        let r: oci_spec::runtime::LinuxResources = serde_json::from_slice(&any.value)
-            .map_err(|e| invalid(format!("linux resources: {e}")))?;
+        let r = update_resources(&req)?;
         lock(&c.handle).update(&r).map_err(lib_err)?;
         Ok(Empty::new())
     }
@@ -164,4 +154,20 @@ impl Inner {
         self.exit.signal();
         Ok(Empty::new())
     }
+}
+
+/// Decodes an update request's resources (JSON `LinuxResources` in an Any).
+pub(super) fn update_resources(
+    req: &UpdateTaskRequest,
+) -> TtrpcResult<oci_spec::runtime::LinuxResources> {
+    let Some(any) = req.resources.as_ref() else {
+        return Err(invalid("update without resources"));
+    };
+    if !any.type_url.ends_with("LinuxResources") {
+        return Err(unimplemented(format!(
+            "update resources of type {:?} are not supported by husk",
+            any.type_url
+        )));
+    }
+    serde_json::from_slice(&any.value).map_err(|e| invalid(format!("linux resources: {e}")))
 }

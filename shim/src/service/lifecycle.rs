@@ -362,12 +362,7 @@ impl Inner {
         if lock(&c.init.state).phase == Phase::Stopped {
             return Err(precondition(format!("container {} is stopped", c.id)));
         }
-        let spec_any = req
-            .spec
-            .as_ref()
-            .ok_or_else(|| invalid("exec without a process spec"))?;
-        let spec: oci_spec::runtime::Process = serde_json::from_slice(&spec_any.value)
-            .map_err(|e| invalid(format!("exec process spec: {e}")))?;
+        let spec = exec_spec(&req)?;
         let mut execs = lock(&c.execs);
         if execs.contains_key(&req.exec_id) {
             return Err(status_err(
@@ -430,6 +425,15 @@ impl Inner {
 }
 
 /// `IoUid`/`IoGid` of the runtime options, when not root.
+/// Decodes an exec request's process spec (JSON in an Any, from the client).
+pub(super) fn exec_spec(req: &ExecProcessRequest) -> TtrpcResult<oci_spec::runtime::Process> {
+    let spec_any = req
+        .spec
+        .as_ref()
+        .ok_or_else(|| invalid("exec without a process spec"))?;
+    serde_json::from_slice(&spec_any.value).map_err(|e| invalid(format!("exec process spec: {e}")))
+}
+
 fn io_owner(o: &containerd_shim::api::Options) -> Option<(u32, u32)> {
     (o.io_uid != 0 || o.io_gid != 0).then_some((o.io_uid, o.io_gid))
 }

@@ -21,6 +21,8 @@ mod container;
 mod control;
 mod errors;
 mod exits;
+#[cfg(test)]
+mod fuzz;
 mod lifecycle;
 
 use std::collections::HashMap;
