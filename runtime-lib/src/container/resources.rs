@@ -96,8 +96,30 @@ impl Container {
             Some(d) => (d.to_path_buf(), "memory.oom_control", "oom_kill"),
             None => (cg.v2_dir()?, "memory.events", "oom_kill"),
         };
-        let data = std::fs::read_to_string(dir.join(file)).ok()?;
-        data.lines()
-            .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
+        read_counter(&dir.join(file), key)
     }
+
+    /// v2 only: the `oom_kill` count in the parent cgroup's `memory.events`, which
+    /// counts the whole subtree. It outlives the container's own cgroup, which
+    /// systemd removes as soon as a transient scope is empty, so a shim can still
+    /// notice an OOM kill it had no time to read (see `oom_kills`). `None` on v1,
+    /// where the parent's counter is not hierarchical.
+    pub fn parent_oom_kills(&self) -> Option<u64> {
+        let cg = self.state.cgroup.as_ref()?;
+        if cg.dir_for(HierarchyVersion::V1, "memory").is_some() {
+            return None;
+        }
+        let dir = cg.v2_dir()?;
+        read_counter(&dir.parent()?.join("memory.events"), "oom_kill")
+    }
+}
+
+/// The value of `key` in a flat-keyed cgroup file (`key value` lines).
+fn read_counter(path: &std::path::Path, key: &str) -> Option<u64> {
+    let data = std::fs::read_to_string(path).ok()?;
+    data.lines().find_map(|l| {
+        l.strip_prefix(key)
+            .filter(|v| v.starts_with(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
 }
