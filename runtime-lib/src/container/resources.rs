@@ -123,3 +123,30 @@ fn read_counter(path: &std::path::Path, key: &str) -> Option<u64> {
             .and_then(|v| v.trim().parse().ok())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::read_counter;
+
+    #[test]
+    fn counters_are_read_by_exact_key() {
+        let dir = std::env::temp_dir().join(format!("husk-oomctr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let v1 = dir.join("memory.oom_control");
+        std::fs::write(&v1, "oom_kill_disable 1\nunder_oom 0\noom_kill 3\n").unwrap();
+        let v2 = dir.join("memory.events");
+        std::fs::write(
+            &v2,
+            "low 0\nhigh 0\nmax 5\noom 2\noom_kill 2\noom_group_kill 0\n",
+        )
+        .unwrap();
+        let got = (
+            read_counter(&v1, "oom_kill"),
+            read_counter(&v2, "oom_kill"),
+            read_counter(&v2, "oom"),
+            read_counter(&dir.join("gone"), "oom_kill"),
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(got, (Some(3), Some(2), Some(2), None));
+    }
+}
