@@ -7,6 +7,7 @@ mod helper;
 mod memory;
 mod metrics;
 mod mounts;
+mod oom;
 mod options;
 mod service;
 mod shim;

@@ -7,7 +7,9 @@
 //!   (husk runs in-process); the CRIU paths only matter to checkpoint, which is
 //!   refused anyway; `ShimCgroup` is refused.
 //! * `runtimeoptions.v1.Options` (what the CRI plugin sends for other runtime
-//!   types): accepted when empty; a `ConfigPath` is refused.
+//!   types): its `ConfigPath`, when set, names a TOML file holding the same
+//!   option names as the runc shim's (`SystemdCgroup = true`, `Root = "..."`;
+//!   see `ConfigFile`), read at create. Unknown keys are refused.
 //!
 //! Anything else is refused with NotImplemented. The options are saved in the
 //! bundle (`options.json`, the runc shim's format) so the `delete` cleanup finds
@@ -66,12 +68,11 @@ pub fn parse(any: Option<&Any>, namespace: &str) -> Result<RuntimeOptions, Unsup
             CRI_OPTIONS => {
                 let config_path = cri_config_path(&a.value)
                     .map_err(|e| Unsupported(format!("bad {CRI_OPTIONS}: {e}")))?;
-                if !config_path.is_empty() {
-                    return Err(Unsupported(format!(
-                        "runtime option ConfigPath ({config_path}) is not supported by husk"
-                    )));
+                if config_path.is_empty() {
+                    Options::default()
+                } else {
+                    from_config_file(Path::new(&config_path))?
                 }
-                Options::default()
             }
             other => {
                 return Err(Unsupported(format!(
@@ -109,6 +110,61 @@ pub fn parse(any: Option<&Any>, namespace: &str) -> Result<RuntimeOptions, Unsup
 /// husk shim would take `kubepods-…slice:cri-containerd:<id>` as a directory name.
 pub fn use_systemd_driver(systemd_cgroup: bool, cgroups_path: Option<&str>) -> bool {
     systemd_cgroup || cgroups_path.is_some_and(husk::cgroups::is_systemd_cgroups_path)
+}
+
+/// The TOML file a CRI handler's `ConfigPath` names: the runc shim's option
+/// names, so a handler's `options` table can move into the file unchanged.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct ConfigFile {
+    #[serde(default)]
+    root: String,
+    #[serde(default)]
+    binary_name: String,
+    #[serde(default)]
+    no_pivot_root: bool,
+    #[serde(default)]
+    no_new_keyring: bool,
+    #[serde(default)]
+    systemd_cgroup: bool,
+    #[serde(default)]
+    io_uid: u32,
+    #[serde(default)]
+    io_gid: u32,
+    #[serde(default)]
+    shim_cgroup: String,
+}
+
+/// Parses the text of a `ConfigPath` file into the runc-shaped options.
+fn parse_config(text: &str) -> Result<Options, String> {
+    let f: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    Ok(Options {
+        root: f.root,
+        binary_name: f.binary_name,
+        no_pivot_root: f.no_pivot_root,
+        no_new_keyring: f.no_new_keyring,
+        systemd_cgroup: f.systemd_cgroup,
+        io_uid: f.io_uid,
+        io_gid: f.io_gid,
+        shim_cgroup: f.shim_cgroup,
+        ..Default::default()
+    })
+}
+
+/// Reads the options file CRI names in `runtimeoptions.v1.Options.config_path`.
+fn from_config_file(path: &Path) -> Result<Options, Unsupported> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Unsupported(format!(
+            "runtime option ConfigPath ({}): {e}",
+            path.display()
+        ))
+    })?;
+    parse_config(&text).map_err(|e| {
+        Unsupported(format!(
+            "runtime option ConfigPath ({}): {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Field 2 (`config_path`) of a `runtimeoptions.v1.Options`.
@@ -193,14 +249,56 @@ mod tests {
         let a = any(RUNC_OPTIONS, o.write_to_bytes().unwrap());
         assert!(parse(Some(&a), "n").unwrap_err().0.contains("ShimCgroup"));
         assert!(parse(Some(&any("foo.Options", vec![])), "n").is_err());
-        // runtimeoptions.v1.Options { type_url: "x", config_path: "/etc/h.toml" }
-        let mut v = vec![0x0a, 1, b'x', 0x12, 11];
-        v.extend_from_slice(b"/etc/h.toml");
-        assert!(parse(Some(&any(CRI_OPTIONS, v)), "n")
-            .unwrap_err()
-            .0
-            .contains("ConfigPath"));
         assert!(parse(Some(&any(CRI_OPTIONS, vec![0x0a, 1, b'x'])), "n").is_ok());
+    }
+
+    /// `runtimeoptions.v1.Options { type_url: "x", config_path: path }`.
+    fn cri_options(path: &str) -> Any {
+        let mut v = vec![0x0a, 1, b'x', 0x12, path.len() as u8];
+        v.extend_from_slice(path.as_bytes());
+        any(CRI_OPTIONS, v)
+    }
+
+    #[test]
+    fn config_file_options_are_honoured() {
+        let o = parse_config(
+            "SystemdCgroup = true\nRoot = \"/run/h\"\nBinaryName = \"husk\"\nNoPivotRoot = true\n",
+        )
+        .unwrap();
+        assert!(o.systemd_cgroup && o.no_pivot_root && !o.no_new_keyring);
+        assert_eq!(
+            (o.root.as_str(), o.binary_name.as_str()),
+            ("/run/h", "husk")
+        );
+        assert_eq!(parse_config("").unwrap(), Options::default());
+        assert!(
+            !parse_config("SystemdCgroup = false")
+                .unwrap()
+                .systemd_cgroup
+        );
+        let e = parse_config("SystemdCgroups = true").unwrap_err();
+        assert!(e.contains("SystemdCgroups"), "{e}");
+        assert!(parse_config("SystemdCgroup = \"yes\"").is_err());
+
+        let dir = std::env::temp_dir().join(format!("husk-opts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("husk.toml");
+        std::fs::write(&file, "SystemdCgroup = true\nRoot = \"/run/h\"\n").unwrap();
+        let r = parse(Some(&cri_options(file.to_str().unwrap())), "k8s.io");
+        std::fs::write(&file, "ShimCgroup = \"/x\"\n").unwrap();
+        let refused = parse(Some(&cri_options(file.to_str().unwrap())), "k8s.io");
+        let _ = std::fs::remove_dir_all(&dir);
+        let r = r.unwrap();
+        assert!(r.systemd_cgroup);
+        assert_eq!(r.root, PathBuf::from("/run/h/k8s.io"));
+        assert_eq!(r.raw.root, "/run/h");
+        assert!(refused.unwrap_err().0.contains("ShimCgroup"));
+        let missing = parse(Some(&cri_options("/nonexistent/h.toml")), "n").unwrap_err();
+        assert!(
+            missing.0.contains("ConfigPath (/nonexistent/h.toml)"),
+            "{}",
+            missing.0
+        );
     }
 
     #[test]

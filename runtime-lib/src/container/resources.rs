@@ -96,8 +96,57 @@ impl Container {
             Some(d) => (d.to_path_buf(), "memory.oom_control", "oom_kill"),
             None => (cg.v2_dir()?, "memory.events", "oom_kill"),
         };
-        let data = std::fs::read_to_string(dir.join(file)).ok()?;
-        data.lines()
-            .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
+        read_counter(&dir.join(file), key)
+    }
+
+    /// v2 only: the `oom_kill` count in the parent cgroup's `memory.events`, which
+    /// counts the whole subtree. It outlives the container's own cgroup, which
+    /// systemd removes as soon as a transient scope is empty, so a shim can still
+    /// notice an OOM kill it had no time to read (see `oom_kills`). `None` on v1,
+    /// where the parent's counter is not hierarchical.
+    pub fn parent_oom_kills(&self) -> Option<u64> {
+        let cg = self.state.cgroup.as_ref()?;
+        if cg.dir_for(HierarchyVersion::V1, "memory").is_some() {
+            return None;
+        }
+        let dir = cg.v2_dir()?;
+        read_counter(&dir.parent()?.join("memory.events"), "oom_kill")
+    }
+}
+
+/// The value of `key` in a flat-keyed cgroup file (`key value` lines).
+fn read_counter(path: &std::path::Path, key: &str) -> Option<u64> {
+    let data = std::fs::read_to_string(path).ok()?;
+    data.lines().find_map(|l| {
+        l.strip_prefix(key)
+            .filter(|v| v.starts_with(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_counter;
+
+    #[test]
+    fn counters_are_read_by_exact_key() {
+        let dir = std::env::temp_dir().join(format!("husk-oomctr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let v1 = dir.join("memory.oom_control");
+        std::fs::write(&v1, "oom_kill_disable 1\nunder_oom 0\noom_kill 3\n").unwrap();
+        let v2 = dir.join("memory.events");
+        std::fs::write(
+            &v2,
+            "low 0\nhigh 0\nmax 5\noom 2\noom_kill 2\noom_group_kill 0\n",
+        )
+        .unwrap();
+        let got = (
+            read_counter(&v1, "oom_kill"),
+            read_counter(&v2, "oom_kill"),
+            read_counter(&v2, "oom"),
+            read_counter(&dir.join("gone"), "oom_kill"),
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(got, (Some(3), Some(2), Some(2), None));
     }
 }

@@ -87,7 +87,10 @@ pub(super) struct Ctr {
     pub(super) restored: bool,
     pub(super) poststart_hooks: bool,
     pub(super) poststop_hooks: bool,
+    /// OOM kills reported so far (TaskOOM sent), starting from the count at create.
     pub(super) oom_kills: AtomicU64,
+    /// The counters at create, for an exit after systemd removed the cgroup.
+    pub(super) oom_base: crate::oom::OomBase,
 }
 
 impl Ctr {

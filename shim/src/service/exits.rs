@@ -91,7 +91,7 @@ impl Inner {
                 if p.is_init() {
                     // An OOM kill of the init ends it before the poller looks:
                     // report it now, before the exit (as containerd's runc shim).
-                    self.check_oom(&c);
+                    self.check_oom(&c, code == 128 + libc::SIGKILL);
                     if !c.own_pid_ns {
                         // Nothing kills the rest with the init: do it, as runc's shim.
                         let _ = lock(&c.handle).kill(libc::SIGKILL, true);
@@ -133,14 +133,28 @@ impl Inner {
         let list: Vec<Arc<Ctr>> = lock(&self.containers).values().cloned().collect();
         for c in list {
             if lock(&c.init.state).phase != Phase::Stopped {
-                self.check_oom(&c);
+                self.check_oom(&c, false);
             }
         }
     }
 
-    /// Publishes TaskOOM when the container's OOM-kill count went up.
-    fn check_oom(&self, c: &Ctr) {
-        let Some(n) = lock(&c.handle).oom_kills() else {
+    /// Publishes TaskOOM when the container's OOM-kill count went up. `sigkilled`
+    /// (the init's exit) lets an exit after the cgroup is gone count (`crate::oom`).
+    fn check_oom(&self, c: &Ctr, sigkilled: bool) {
+        let reading = {
+            let h = lock(&c.handle);
+            crate::oom::OomReading {
+                own: h.oom_kills(),
+                parent: if sigkilled {
+                    h.parent_oom_kills()
+                } else {
+                    None
+                },
+                reported: c.oom_kills.load(Ordering::SeqCst),
+                sigkilled,
+            }
+        };
+        let Some(n) = crate::oom::kills(c.oom_base, reading) else {
             return;
         };
         let before = c.oom_kills.fetch_max(n, Ordering::SeqCst);

@@ -129,6 +129,10 @@ impl Inner {
         let poststart_hooks = hooks.poststart().as_ref().is_some_and(|h| !h.is_empty());
         let poststop_hooks = hooks.poststop().as_ref().is_some_and(|h| !h.is_empty());
         let oom_kills = handle.oom_kills().unwrap_or(0);
+        let oom_base = crate::oom::OomBase {
+            own: oom_kills,
+            parent: handle.parent_oom_kills(),
+        };
         let init = Arc::new(Proc::new("", None, paths.clone()));
         *lock(&init.io) = io;
         let c = Arc::new(Ctr {
@@ -147,6 +151,7 @@ impl Inner {
             poststart_hooks,
             poststop_hooks,
             oom_kills: AtomicU64::new(oom_kills),
+            oom_base,
         });
         let mut st = lock(&init.state);
         st.pid = pid;
