@@ -472,3 +472,11 @@ fn cgroup_dirs(parent: &str, systemd: bool) -> Vec<PathBuf> {
     out.retain(|p| p.is_dir());
     out
 }
+
+/// The kernel has AppArmor on (containerd's own test: securityfs has it and the
+/// module parameter says Y).
+fn apparmor_enabled() -> bool {
+    std::path::Path::new("/sys/kernel/security/apparmor").exists()
+        && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|v| v.starts_with('Y'))
+}

@@ -360,6 +360,29 @@ impl Run<'_> {
         });
         self.record("seccomp RuntimeDefault", r);
 
+        // containerd's CRI gives an unprivileged container its default AppArmor
+        // profile when the kernel has AppArmor on (the guest's default), nothing otherwise
+        // (then, without any LSM, the attr file does not even read: the host's kernel).
+        let want = if apparmor_enabled() {
+            "cri-containerd.apparmor.d (enforce)"
+        } else {
+            "unconfined"
+        };
+        let c = self.container(
+            "apparmor",
+            sh("cat /proc/self/attr/current 2>/dev/null || echo unconfined; echo"),
+            LinuxContainerSecurityContext::default(),
+        );
+        let r = self.one_shot(&pod, &pcfg, c).await.and_then(|o| {
+            expect(o.trim_end_matches(['\0', '\n']) == want, || {
+                format!("{o:?}, want {want:?}")
+            })
+        });
+        self.record(
+            "AppArmor profile (containerd's default when the kernel has it on)",
+            r,
+        );
+
         let mut c = self.container(
             "oom",
             sh("echo start; tail /dev/zero"),
