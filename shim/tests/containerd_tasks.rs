@@ -7,12 +7,11 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::OpenOptionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{alive, ctx, shim, Env};
+use common::{alive, ctr_events, ctx, shim, Env};
 use containerd_shim::api;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::MessageField;
@@ -25,30 +24,12 @@ fn husk() -> Vec<&'static str> {
 }
 /// Events seen by `ctr events` while `f` runs: (topic, body) in order.
 fn with_events(env: &Env, f: impl FnOnce()) -> Vec<(String, String)> {
-    let mut child = Command::new("ctr")
-        .arg("-a")
-        .arg(&env.sock)
-        .args(["-n", &env.ns, "events"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ctr events");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut child, rx) = ctr_events(env);
     std::thread::sleep(Duration::from_millis(300));
     f();
     std::thread::sleep(Duration::from_millis(500));
     let _ = child.kill();
     let _ = child.wait();
-    let _ = reader.join();
     // "2026-... +0000 UTC <namespace> /tasks/exit {...}"
     rx.try_iter()
         .filter_map(|l| {

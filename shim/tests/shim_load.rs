@@ -14,13 +14,11 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{alive, shim, Env};
+use common::{alive, ctr_events, shim, Env};
 
 /// How many containers run at once.
 fn count() -> usize {
@@ -80,24 +78,7 @@ struct Events {
 
 impl Events {
     fn start(env: &Env) -> Events {
-        let mut child = Command::new("ctr")
-            .arg("-a")
-            .arg(&env.sock)
-            .args(["-n", &env.ns, "events"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ctr events");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let (child, rx) = ctr_events(env);
         std::thread::sleep(Duration::from_millis(300));
         Events {
             child,

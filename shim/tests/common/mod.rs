@@ -583,3 +583,28 @@ pub fn script(path: &Path, body: &str) {
     fs::write(path, body).expect("write script");
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod");
 }
+
+/// `ctr events` of the test's namespace: the child and the lines it prints, as they
+/// come (read by a thread that ends with the child). Give it ~300 ms to subscribe.
+pub fn ctr_events(env: &Env) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new("ctr")
+        .arg("-a")
+        .arg(&env.sock)
+        .args(["-n", &env.ns, "events"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ctr events");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
+}
