@@ -7,12 +7,14 @@
 //! - [`suite`]: runs them and renders the table;
 //! - [`bench`] / [`floor`]: benchmarks and the bare-kernel floor reference;
 //! - [`stress`]: cycles with leak counts, parallel load, hostile input;
-//! - [`proc`], [`runtime`], [`cleanup`]: processes, runtimes, cleanup.
+//! - [`proc`], [`runtime`], [`cleanup`]: processes, runtimes, cleanup;
+//! - [`oldkernel`]: a seccomp filter that makes this kernel answer like 5.4 or 4.18.
 
 pub mod bench;
 pub mod bundle;
 pub mod cleanup;
 pub mod floor;
+pub mod oldkernel;
 mod mountinfo;
 pub mod proc;
 pub mod runtime;

@@ -50,6 +50,17 @@ enum Cmd {
     },
     /// List the scenarios.
     List,
+    /// Run a command as if on an older kernel: a seccomp filter answers ENOSYS for
+    /// the syscalls that kernel lacked (EINVAL/ENOTTY for the newer flags), then the
+    /// command is exec'd. Its children inherit the filter.
+    Oldkernel {
+        /// The kernel to emulate: 5.4 or 4.18.
+        #[arg(long)]
+        profile: String,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Benchmark the runtimes (interleaved), with the floor reference.
     Bench {
         /// NAME=PATH of a runtime (repeatable; column order).
@@ -181,6 +192,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Cmd::Oldkernel { profile, command } => {
+            let profile = husk_conformance::oldkernel::Profile::parse(&profile)?;
+            let e = husk_conformance::oldkernel::exec_under(profile, &command);
+            Err(format!("oldkernel {}: {:?}: {e}", profile.name(), command[0]))
         }
         Cmd::List => {
             for s in husk_conformance::scenarios::all() {

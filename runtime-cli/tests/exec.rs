@@ -375,7 +375,7 @@ fn exec_stdio_pipes_belong_to_a_non_root_user() {
     let mut b = Bundle::new("exec-stdio");
     let (id, _) = b.run_detached(&["sleep", "1000"]);
     let script = "stat -L -c %u /proc/self/fd/0 /proc/self/fd/1; echo reopened >> /proc/self/fd/1";
-    let out = std::process::Command::new(HUSK)
+    let out = husk_command()
         .arg("--root")
         .arg(&b.root)
         .args(["exec", "--user", "1000:1000", &id, "sh", "-c", script])

@@ -194,7 +194,7 @@ fn foreground_exec_forwards_signals() {
     let mut b = Bundle::new("exec-signal");
     let (id, _) = b.run_detached(&["sleep", "1000"]);
     let out_path = b.dir.join("signal.out");
-    let mut child = std::process::Command::new(HUSK)
+    let mut child = husk_command()
         .arg("--root")
         .arg(&b.root)
         .args([

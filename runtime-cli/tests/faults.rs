@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{marked_processes, reap, Bundle, HUSK, MARK};
+use common::{husk_command, marked_processes, reap, Bundle, HUSK, MARK};
 
 const SLEEP: &[&str] = &["sleep", "30"];
 
@@ -38,7 +38,7 @@ fn kill(pid: i32, sig: i32) {
 /// `husk ARGS` on the bundle's root, not waited for, with `HUSK_FAULT_PAUSE=phase`.
 fn spawn_husk(b: &Bundle, args: &[&str], phase: &str) -> Child {
     b.write_config();
-    Command::new(HUSK)
+    husk_command()
         .arg("--root")
         .arg(&b.root)
         .args(args)

@@ -480,7 +480,7 @@ impl Drop for BgRun {
 }
 
 fn spawn_run(b: &Bundle, id: &str, extra: &[&str]) -> BgRun {
-    let mut cmd = std::process::Command::new(HUSK);
+    let mut cmd = husk_command();
     cmd.arg("--root").arg(&b.root).arg("run").args(extra);
     cmd.args(["--bundle", b.dir_str(), id]);
     cmd.env(MARK, &b.name)

@@ -403,8 +403,8 @@ fn run_socket_activated(b: &Bundle, payload: &std::path::Path) -> Out {
     cmd.args([
         "-c",
         "export LISTEN_PID=$$ LISTEN_FDS=1; exec \"$0\" \"$@\"",
-        HUSK,
     ])
+    .args(husk_argv())
     .arg("--root")
     .arg(&b.root)
     .args(["run", "--bundle", b.dir_str(), &id])

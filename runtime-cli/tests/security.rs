@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-const HUSK: &str = env!("CARGO_BIN_EXE_husk");
+#[allow(dead_code, unused_imports)]
+mod common;
+use common::{husk_command, HUSK};
 
 struct Env {
     dir: PathBuf,
@@ -33,7 +35,7 @@ impl Env {
         ] {
             symlink("busybox", rootfs.join("bin").join(a)).unwrap();
         }
-        let out = Command::new(HUSK)
+        let out = husk_command()
             .args(["spec", "--bundle"])
             .arg(&dir)
             .output()
@@ -60,7 +62,7 @@ impl Env {
     }
 
     fn husk(&mut self, args: &[&str]) -> Output {
-        Command::new(HUSK)
+        husk_command()
             .arg("--root")
             .arg(&self.root)
             .args(args)
@@ -112,7 +114,7 @@ fn cve_2019_5736_runtime_binary_cannot_be_overwritten() {
     let id = e.id("exe");
     let b = e.dir.to_string_lossy().into_owned();
     // A detached init inherits stdio: don't wait on pipes it keeps open.
-    let st = Command::new(HUSK)
+    let st = husk_command()
         .arg("--root")
         .arg(&e.root)
         .args(["create", "--bundle", &b, &id])

@@ -192,7 +192,7 @@ fn husk_with_stdin(b: &Bundle, args: &[&str], input: &str) -> Out {
         b.dir.join(format!("{n}.out")),
         b.dir.join(format!("{n}.err")),
     );
-    let mut child = Command::new(HUSK)
+    let mut child = husk_command()
         .arg("--root")
         .arg(&b.root)
         .args(args)
@@ -348,7 +348,7 @@ fn run_foreground_with_a_terminal_on_stdin() {
     .unwrap();
     let before = termios(&host.peer);
     let id = b.new_id();
-    let mut child = Command::new(HUSK)
+    let mut child = husk_command()
         .arg("--root")
         .arg(&b.root)
         .args(["run", "--bundle", b.dir_str(), &id])

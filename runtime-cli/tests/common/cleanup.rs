@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{exec, Bundle, HUSK, LIVE_BUNDLES, MARK, TEST_ROOT};
+use super::{husk_command, exec, Bundle, HUSK, LIVE_BUNDLES, MARK, TEST_ROOT};
 
 impl Bundle {
     /// Records the init pid of every container in our root, so drop can reap it.
@@ -90,7 +90,7 @@ impl Bundle {
             self.track_pid(pid);
         }
         for id in &existing {
-            let mut cmd = Command::new(HUSK);
+            let mut cmd = husk_command();
             cmd.arg("--root")
                 .arg(&self.root)
                 .args(["delete", "--force", id]);

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{setup, COUNTER, HUSK};
+use super::{husk_command, setup, COUNTER, HUSK};
 
 /// How long any single husk command may take before the test fails.
 const CMD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -109,7 +109,7 @@ pub fn exec_to(mut cmd: Command, scratch: &Path, keep_stdout: Option<&Path>) -> 
 /// `husk ARGS...` with no state root of a test (for `--version`, `spec`, ...).
 pub fn husk(args: &[&str]) -> Out {
     setup();
-    let mut cmd = Command::new(HUSK);
+    let mut cmd = husk_command();
     cmd.args(args);
     exec(cmd, &std::env::temp_dir())
 }

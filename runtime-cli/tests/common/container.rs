@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{exec_to, Bundle, Out, COUNTER, HUSK, MARK};
+use super::{husk_command, exec_to, Bundle, Out, COUNTER, HUSK, MARK};
 
 impl Bundle {
     /// A new container id, unique and registered for cleanup.
@@ -46,7 +46,7 @@ impl Bundle {
     }
 
     fn husk_full(&self, args: &[&str], f: impl FnOnce(&mut Command), stdout: Option<&Path>) -> Out {
-        let mut cmd = Command::new(HUSK);
+        let mut cmd = husk_command();
         cmd.arg("--root").arg(&self.root).args(args);
         cmd.env(MARK, &self.name);
         cmd.current_dir(&self.dir);

@@ -39,6 +39,44 @@ pub use {bundle::*, cleanup::*, command::*, exec::*, inspect::*};
 
 /// The binary under test.
 pub const HUSK: &str = env!("CARGO_BIN_EXE_husk");
+/// The kernel the suite emulates (`HUSK_TEST_KERNEL=5.4|4.18`), if any: every husk
+/// the helpers start then runs under `husk-conformance oldkernel --profile P`, a
+/// seccomp filter that answers as that kernel would (ENOSYS for newer syscalls).
+pub fn emulated_kernel() -> Option<String> {
+    std::env::var("HUSK_TEST_KERNEL")
+        .ok()
+        .filter(|v| !v.is_empty() && v != "native")
+}
+
+/// The argv that starts husk: `[husk]`, or the old-kernel wrapper then husk.
+pub fn husk_argv() -> Vec<std::ffi::OsString> {
+    let Some(profile) = emulated_kernel() else {
+        return vec![HUSK.into()];
+    };
+    let tool = Path::new(HUSK).with_file_name("husk-conformance");
+    assert!(
+        tool.exists(),
+        "HUSK_TEST_KERNEL={profile} needs {} (cargo build -p husk-conformance)",
+        tool.display()
+    );
+    vec![
+        tool.into(),
+        "oldkernel".into(),
+        "--profile".into(),
+        profile.into(),
+        "--".into(),
+        HUSK.into(),
+    ]
+}
+
+/// A `Command` that starts husk (under the emulated kernel when one is named).
+pub fn husk_command() -> std::process::Command {
+    let argv = husk_argv();
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    cmd
+}
+
 /// Parent of every per-test state root.
 pub const TEST_ROOT: &str = "/run/husk-test";
 /// The environment variable that marks our processes.

@@ -3,9 +3,11 @@
 //! Every path the runtime touches inside the rootfs is resolved with `openat2`
 //! and `RESOLVE_IN_ROOT`: a symlink in the image, absolute or `..`-laden, is
 //! resolved as if the rootfs were `/`, so it can never make husk mount over or
-//! create something on the host.
+//! create something on the host. Without `openat2` (before 5.6) the same rules are
+//! kept by a userspace walk ([`walk`]), chosen once per process by the first ENOSYS.
 
 mod proc;
+pub mod walk;
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -18,6 +20,25 @@ pub use proc::ProcHandle;
 use crate::sys;
 
 const IN_ROOT: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+
+/// Opens `path` below `dirfd` under the `resolve` rules (`RESOLVE_*`): `openat2`, or the
+/// userspace [`walk`] once the kernel has answered ENOSYS (recorded in `sys::probe`).
+pub fn open_at(
+    dirfd: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    use crate::sys::probe::Feature;
+    if Feature::Openat2.usable() {
+        let res = sys::openat2(dirfd, path, flags, mode, resolve);
+        if !Feature::Openat2.missing_after(&res, &[libc::ENOSYS]) {
+            return res;
+        }
+    }
+    walk::open(dirfd, path, flags, mode, resolve)
+}
 
 /// Errors resolving or creating a path inside the rootfs.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +112,7 @@ impl Root {
         op: &'static str,
     ) -> Result<OwnedFd, PathError> {
         let rel = relative(path);
-        sys::openat2(self.fd.as_fd(), &rel, flags, 0, IN_ROOT).map_err(|source| PathError {
+        open_at(self.fd.as_fd(), &rel, flags, 0, IN_ROOT).map_err(|source| PathError {
             op,
             path: path.to_path_buf(),
             source,
@@ -117,7 +138,7 @@ impl Root {
             return Err(err("resolve", io::Error::from_raw_os_error(libc::ELOOP)));
         }
         let rel = relative(path);
-        let mut dir = sys::openat2(
+        let mut dir = open_at(
             self.fd.as_fd(),
             Path::new("."),
             libc::O_PATH | libc::O_DIRECTORY,
@@ -165,13 +186,13 @@ impl Root {
 /// Opens the first `upto + 1` components of `rel` inside the root.
 fn open_below(root: &OwnedFd, rel: &Path, upto: usize) -> io::Result<OwnedFd> {
     let prefix: PathBuf = rel.components().take(upto + 1).collect();
-    sys::openat2(root.as_fd(), &prefix, libc::O_PATH, 0, IN_ROOT)
+    open_at(root.as_fd(), &prefix, libc::O_PATH, 0, IN_ROOT)
 }
 
 /// Creates one directory entry in `dir`. A racing creator is fine (EEXIST).
 fn create_in(dir: BorrowedFd<'_>, name: &Path, kind: Kind) -> io::Result<()> {
     // mkdirat/mknodat need a real directory fd, not O_PATH: reopen it through procfs-free openat.
-    let real = sys::openat2(
+    let real = open_at(
         dir,
         Path::new("."),
         libc::O_RDONLY | libc::O_DIRECTORY,

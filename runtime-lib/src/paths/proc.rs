@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::sys;
 
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+const PROC_ROOT_INO: u64 = 1;
 
 /// An fd on a procfs root. Writes go through `openat2` with no symlinks and no mount
 /// crossings, and each opened file is checked to be on procfs.
@@ -18,7 +19,9 @@ pub struct ProcHandle {
 
 impl ProcHandle {
     /// A private, detached procfs mount when the kernel allows it (nothing can be
-    /// mounted over it), else the `/proc` the process sees, verified to be procfs.
+    /// mounted over it; `fsopen` is 5.2+), else the `/proc` the process sees, opened
+    /// once and verified to be the root of a procfs mount; every lookup through it
+    /// then refuses symlinks out, magic links and mount crossings.
     pub fn new() -> io::Result<Self> {
         if let Ok(fd) = sys::fsmount_proc() {
             return Ok(ProcHandle { fd });
@@ -29,7 +32,7 @@ impl ProcHandle {
     /// The procfs mounted at `path`, verified.
     pub fn at(path: &Path) -> io::Result<Self> {
         let slash = std::fs::File::open("/")?;
-        let fd = sys::openat2(
+        let fd = super::open_at(
             slash.as_fd(),
             path,
             libc::O_PATH | libc::O_DIRECTORY,
@@ -37,6 +40,16 @@ impl ProcHandle {
             libc::RESOLVE_NO_SYMLINKS,
         )?;
         check_proc(&fd)?;
+        // The root of a procfs mount is inode 1 (PROC_ROOT_INO): a bind of some
+        // procfs subdirectory over the path is refused.
+        let st = nix::sys::stat::fstat(&fd).map_err(io::Error::from)?;
+        if st.st_ino != PROC_ROOT_INO {
+            return Err(io::Error::other(format!(
+                "{} is not the root of a procfs mount (inode {})",
+                path.display(),
+                st.st_ino
+            )));
+        }
         Ok(ProcHandle { fd })
     }
 
@@ -51,7 +64,7 @@ impl ProcHandle {
         // `self` and `thread-self` are plain symlinks inside procfs; magic links
         // (fd/N, exe, ...) and mount crossings are refused.
         let resolve = libc::RESOLVE_NO_XDEV | libc::RESOLVE_NO_MAGICLINKS;
-        let f = sys::openat2(self.fd.as_fd(), Path::new(rel), libc::O_WRONLY, 0, resolve)?;
+        let f = super::open_at(self.fd.as_fd(), Path::new(rel), libc::O_WRONLY, 0, resolve)?;
         check_proc(&f)?;
         Ok(std::fs::File::from(f))
     }
@@ -60,7 +73,7 @@ impl ProcHandle {
     /// `self/fd/N` of this verified procfs.
     pub fn reopen(&self, fd: std::os::fd::BorrowedFd<'_>, flags: i32) -> io::Result<OwnedFd> {
         use std::os::fd::AsRawFd;
-        let dir = sys::openat2(
+        let dir = super::open_at(
             self.fd.as_fd(),
             Path::new("self/fd"),
             libc::O_PATH | libc::O_DIRECTORY,
@@ -69,7 +82,7 @@ impl ProcHandle {
         )?;
         check_proc(&dir)?;
         // The last component is the magic link itself: that jump is the point.
-        sys::openat2(
+        super::open_at(
             dir.as_fd(),
             Path::new(&fd.as_raw_fd().to_string()),
             flags,
@@ -80,7 +93,7 @@ impl ProcHandle {
 
     /// Reads `rel` to a string.
     pub fn read(&self, rel: &str) -> io::Result<String> {
-        let f = sys::openat2(
+        let f = super::open_at(
             self.fd.as_fd(),
             Path::new(rel),
             libc::O_RDONLY,

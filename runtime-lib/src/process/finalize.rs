@@ -38,7 +38,7 @@ pub(super) fn prepare(p: &ProcessPlan, create_cwd: bool) -> Result<Prepared, Str
     // Everything a strict seccomp profile might forbid happens before the filter is
     // loaded: marking our fds close-on-exec, chdir + getcwd, the PATH lookup.
     // Nothing of ours may reach the container process (CVE-2024-21626).
-    sys::cloexec_from(3 + p.preserve_fds).map_err(ctx("close_range"))?;
+    sys::cloexec_from(3 + p.preserve_fds).map_err(ctx("mark fds close-on-exec"))?;
     // As root first (the user may lack search permission on a parent); again below.
     // A cwd missing from the image is created for the init, as runc does.
     let mut early_cwd = nix::unistd::chdir(&p.cwd);

@@ -63,7 +63,7 @@ const MAX_DEPTH: usize = 256;
 
 /// Opens `dir` (any fd of a directory, `O_PATH` included) again for reading entries.
 pub(super) fn open_dir(dir: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    crate::sys::openat2(
+    crate::paths::open_at(
         dir,
         Path::new("."),
         libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,

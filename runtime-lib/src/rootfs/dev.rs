@@ -138,7 +138,7 @@ fn bind_host_device(root: &Root, d: &DeviceOp, what: String) -> Result<(), Rootf
 fn mknod_device(root: &Root, d: &DeviceOp, what: String) -> Result<(), RootfsError> {
     let parent = d.path.parent().unwrap_or(Path::new("/dev"));
     let dir = root.ensure(parent, Kind::Dir)?;
-    let dir = sys::openat2(
+    let dir = crate::paths::open_at(
         dir.as_fd_borrow(),
         Path::new("."),
         libc::O_RDONLY | libc::O_DIRECTORY,

@@ -8,6 +8,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 mod mount_api;
+pub mod probe;
 mod sched;
 
 pub use mount_api::{
@@ -121,6 +122,18 @@ pub(crate) fn mount_setattr_raw(
 /// A detached, private procfs mount (fsopen + fsmount): nothing in the container can
 /// mount over it, so writes through it cannot be redirected (CVE-2025-52881).
 pub fn fsmount_proc() -> io::Result<OwnedFd> {
+    use probe::Feature;
+    if !Feature::Fsmount.usable() {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
+    let res = fsmount_proc_raw();
+    // ENOSYS: before 5.2; EPERM/EINVAL (e.g. no fsopen for procfs in a user
+    // namespace) are left to the caller, which falls back either way.
+    Feature::Fsmount.missing_after(&res, &[libc::ENOSYS]);
+    res
+}
+
+fn fsmount_proc_raw() -> io::Result<OwnedFd> {
     // SAFETY: plain syscalls with C-string literals and integer arguments.
     unsafe {
         let fs = check(libc::syscall(
@@ -148,12 +161,23 @@ pub fn fsmount_proc() -> io::Result<OwnedFd> {
     }
 }
 
-/// `pidfd_open(2)`.
+/// `pidfd_open(2)`. ENOSYS before 5.3 (recorded in [`probe`]; callers fall back to
+/// the pid after checking its start time).
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    use probe::Feature;
+    if !Feature::PidfdOpen.usable() {
+        return Err(io::Error::from_raw_os_error(libc::ENOSYS));
+    }
     // SAFETY: integer arguments only.
-    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    let res = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) });
+    Feature::PidfdOpen.missing_after(&res, &[libc::ENOSYS]);
     // SAFETY: new fd owned by us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(res? as RawFd) })
+}
+
+/// Whether an error means the kernel lacks the call (ENOSYS).
+pub fn is_enosys(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENOSYS)
 }
 
 /// `pidfd_send_signal(2)`: signals exactly the process the pidfd refers to (no pid reuse race).
@@ -201,18 +225,55 @@ pub unsafe fn clone(flags: u64) -> io::Result<Fork> {
 }
 
 /// Marks every fd from `first` up as close-on-exec, so nothing the runtime holds leaks
-/// into the container (CVE-2024-21626).
+/// into the container (CVE-2024-21626). `close_range(CLOSE_RANGE_CLOEXEC)` (5.11),
+/// else `FD_CLOEXEC` on each fd listed in `/proc/self/fd`.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    })
-    .map(|_| ())
+    use probe::Feature;
+    if Feature::CloseRangeCloexec.usable() {
+        // SAFETY: integer arguments only.
+        let res = check(unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                first,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        });
+        // ENOSYS before 5.9, EINVAL for the flag before 5.11.
+        if !Feature::CloseRangeCloexec.missing_after(&res, &[libc::ENOSYS, libc::EINVAL]) {
+            return res.map(|_| ());
+        }
+    }
+    cloexec_walk(first)
+}
+
+/// The fallback of [`cloexec_from`]: lists `/proc/self/fd` (the list is read whole
+/// first, so the directory's own fd is known and skipped), then sets `FD_CLOEXEC`.
+/// Without a procfs there (a container with no /proc mount), every fd number below
+/// the `RLIMIT_NOFILE` soft limit is tried instead.
+fn cloexec_walk(first: u32) -> io::Result<()> {
+    let fds: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect(),
+        Err(_) => {
+            let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map_err(io::Error::from)?;
+            (first as RawFd..soft.min(i32::MAX as u64) as RawFd).collect()
+        }
+    };
+    for fd in fds.into_iter().filter(|fd| *fd >= first as RawFd) {
+        // SAFETY: F_GETFD/F_SETFD only change the fd's flags; a closed fd gives EBADF.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags < 0 {
+            continue; // the read_dir fd, closed by now
+        }
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// `pivot_root(2)`.

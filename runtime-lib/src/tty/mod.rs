@@ -239,7 +239,7 @@ impl Pty {
     /// opened without following symlinks, checked to be the real ptmx of a devpts mount,
     /// and only then opened for I/O; the peer comes from TIOCGPTPEER, never from a path.
     pub fn open_in(root: BorrowedFd<'_>) -> Result<Pty, TtyError> {
-        let handle = sys::openat2(
+        let handle = crate::paths::open_at(
             root,
             Path::new("dev/pts/ptmx"),
             libc::O_PATH | libc::O_NOFOLLOW,
@@ -362,7 +362,7 @@ fn check_ptmx(fd: BorrowedFd<'_>) -> Result<(), TtyError> {
 /// that empty file (CVE-2025-52565: a symlink or a racing swap cannot redirect the
 /// bind mount).
 pub fn mount_console(root: &Root, peer: BorrowedFd<'_>) -> Result<(), TtyError> {
-    let dev = sys::openat2(
+    let dev = crate::paths::open_at(
         root.fd(),
         Path::new("dev"),
         libc::O_RDONLY | libc::O_DIRECTORY,
@@ -384,7 +384,7 @@ pub fn mount_console(root: &Root, peer: BorrowedFd<'_>) -> Result<(), TtyError> 
         0,
     )
     .map_err(setup_err("create /dev/console"))?;
-    let target = sys::openat2(
+    let target = crate::paths::open_at(
         dev.as_fd(),
         Path::new("console"),
         libc::O_PATH | libc::O_NOFOLLOW,
