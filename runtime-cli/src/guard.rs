@@ -1,9 +1,13 @@
 //! Before husk creates or enters a container it makes sure the running binary cannot
 //! be overwritten from inside one (CVE-2019-5736; see `husk::security::exe_guard`):
 //! - as root: re-exec from the immutable copy in /run/husk-exe (made once per binary
-//!   version, so a run costs one exec);
+//!   version, so a run costs one exec); where the kernel cannot make a tmpfs file
+//!   immutable (before 6.0), from a sealed memfd copy made for this run (as crun);
 //! - rootless (also root of a user namespace): nothing when the user cannot write the binary (the usual root-owned
 //!   install), else re-exec from a sealed memfd copy made for this run.
+//!
+//! It fails closed: when no protection can be set up, `create`/`run`/`exec` refuse,
+//! unless the operator opts out with `HUSK_NO_EXE_GUARD=1` (docs/security.md).
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -11,23 +15,48 @@ use std::path::Path;
 
 use husk::security::exe_guard;
 
-/// Re-executes husk from a guarded copy when needed. Never fails: when no copy can
-/// be made it says so (as root) and runs on.
-pub fn reexec_guarded() {
-    if std::env::var_os("HUSK_NO_EXE_GUARD").is_some() || exe_guard::running_guarded() {
-        return;
+/// The opt-out: run without the CVE-2019-5736 guard.
+pub const OPT_OUT: &str = "HUSK_NO_EXE_GUARD";
+
+/// Re-executes husk from a guarded copy when needed. Returns only when no re-exec
+/// is needed (already guarded, opted out, or a binary the user cannot write), or
+/// with the error that made every protection fail.
+pub fn reexec_guarded() -> Result<(), String> {
+    if std::env::var_os(OPT_OUT).is_some_and(|v| !v.is_empty() && v != "0") {
+        tracing::debug!("{OPT_OUT} is set: running without the CVE-2019-5736 guard");
+        return Ok(());
     }
-    let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
-        return;
-    };
+    if exe_guard::running_guarded() {
+        return Ok(());
+    }
+    let exe = std::fs::read_link("/proc/self/exe")
+        .map_err(|e| refuse(format!("read /proc/self/exe: {e}")))?;
     let euid = nix::unistd::geteuid();
     // Root of a user namespace (rootless podman runs its runtime so) cannot set the
     // immutable flag either: it takes the rootless path.
     if euid.is_root() && !husk::rootless::in_user_namespace() {
-        reexec_immutable(&exe);
+        let immutable = reexec_immutable(&exe);
+        tracing::debug!(
+            "no immutable copy of {} ({immutable}): using a sealed memfd copy",
+            exe.display()
+        );
+        let sealed = reexec_sealed(&exe);
+        Err(refuse(format!("{immutable}; {sealed}")))
     } else {
-        reexec_sealed(&exe, euid.as_raw());
+        match std::fs::metadata(&exe) {
+            Ok(m) if !exe_guard::rootless_needs_seal(&m, euid.as_raw()) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => return Err(refuse(format!("stat {}: {e}", exe.display()))),
+        }
+        Err(refuse(reexec_sealed(&exe)))
     }
+}
+
+fn refuse(why: String) -> String {
+    format!(
+        "cannot protect the husk binary against CVE-2019-5736 ({why}); refusing to run a \
+         container process (set {OPT_OUT}=1 to run unprotected, see docs/security.md)"
+    )
 }
 
 fn args() -> Vec<CString> {
@@ -36,45 +65,24 @@ fn args() -> Vec<CString> {
         .collect()
 }
 
-fn reexec_immutable(exe: &Path) {
+/// Re-executes from the immutable copy; returns why it could not.
+fn reexec_immutable(exe: &Path) -> String {
     let copy = match exe_guard::guarded_copy(exe, Path::new(exe_guard::DEFAULT_DIR)) {
         Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(
-                "cannot make an immutable copy of {} ({e}): running unprotected against CVE-2019-5736",
-                exe.display()
-            );
-            return;
-        }
+        Err(e) => return format!("immutable copy in {}: {e}", exe_guard::DEFAULT_DIR),
     };
     let Ok(path) = CString::new(copy.as_os_str().as_bytes()) else {
-        return;
+        return format!("bad path {}", copy.display());
     };
     let Err(e) = nix::unistd::execv(&path, &args());
-    tracing::warn!(
-        "exec {}: {e}: running unprotected against CVE-2019-5736",
-        copy.display()
-    );
+    format!("exec {}: {e}", copy.display())
 }
 
-fn reexec_sealed(exe: &Path, euid: u32) {
-    match std::fs::metadata(exe) {
-        Ok(m) if !exe_guard::rootless_needs_seal(&m, euid) => return,
-        Ok(_) => {}
-        Err(e) => {
-            tracing::debug!("stat {}: {e}", exe.display());
-            return;
-        }
-    }
+/// Re-executes from a sealed memfd copy; returns why it could not.
+fn reexec_sealed(exe: &Path) -> String {
     let fd = match exe_guard::sealed_copy(exe) {
         Ok(fd) => fd,
-        Err(e) => {
-            tracing::warn!(
-                "cannot make a sealed copy of {} ({e}): running unprotected against CVE-2019-5736",
-                exe.display()
-            );
-            return;
-        }
+        Err(e) => return format!("sealed memfd copy of {}: {e}", exe.display()),
     };
     let env: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| {
@@ -85,8 +93,5 @@ fn reexec_sealed(exe: &Path, euid: u32) {
         })
         .collect();
     let Err(e) = nix::unistd::fexecve(&fd, &args(), &env);
-    tracing::warn!(
-        "exec the sealed copy of {}: {e}: running unprotected against CVE-2019-5736",
-        exe.display()
-    );
+    format!("exec the sealed copy of {}: {e}", exe.display())
 }

@@ -96,7 +96,13 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     };
     if command.spawns_container_process() {
-        guard::reexec_guarded();
+        if let Err(msg) = guard::reexec_guarded() {
+            log.write(&tracing::Level::ERROR, &msg);
+            if log.to_file {
+                eprintln!("{msg}");
+            }
+            return ExitCode::from(1);
+        }
     }
     let ctx = Ctx {
         root: cli.root.unwrap_or_else(husk::rootless::default_root),

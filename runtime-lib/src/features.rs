@@ -110,12 +110,41 @@ pub fn features() -> Value {
             "mountExtensions": {"idmap": {"enabled": supported("mounts[].uidMappings[]")}},
             "netDevices": {"enabled": supported("linux.netDevices{}.name")}
         },
-        "annotations": {
-            "io.github.husk.version": env!("CARGO_PKG_VERSION"),
-            "io.github.husk.apparmor.host": on_off(host.apparmor),
-            "io.github.husk.selinux.host": on_off(host.selinux)
-        }
+        "annotations": annotations(&host)
     })
+}
+
+/// husk's own facts: version, host LSMs, and what this kernel has of the newer
+/// features husk uses (`io.github.husk.kernel.<feature>`: `yes`, or `no` with the
+/// fallback husk takes, or `no` and what needs it).
+fn annotations(host: &crate::lsm::HostLsm) -> Value {
+    use crate::sys::probe::{self, ALL};
+    let mut a = serde_json::Map::new();
+    a.insert("io.github.husk.version".into(), env!("CARGO_PKG_VERSION").into());
+    a.insert("io.github.husk.apparmor.host".into(), on_off(host.apparmor).into());
+    a.insert("io.github.husk.selinux.host".into(), on_off(host.selinux).into());
+    for f in ALL {
+        let v = match probe::probe_now(f) {
+            Some(true) => "yes".to_string(),
+            Some(false) => format!("no (since {}; fallback: {})", f.since(), f.fallback()),
+            None => "unknown".to_string(),
+        };
+        a.insert(format!("io.github.husk.kernel.{}", f.name()), v.into());
+    }
+    let needs = |have: Option<bool>, since: &str, what: &str| match have {
+        Some(true) => "yes".to_string(),
+        Some(false) => format!("no (needs {since}+: {what} refused)"),
+        None => "unknown".to_string(),
+    };
+    a.insert(
+        "io.github.husk.kernel.time_namespace".into(),
+        needs(probe::time_namespaces(), "5.6", "a time namespace").into(),
+    );
+    a.insert(
+        "io.github.husk.kernel.idmapped_mounts".into(),
+        needs(probe::probe_now(probe::Feature::MountSetattr), "5.12", "idmapped mounts").into(),
+    );
+    Value::Object(a)
 }
 
 /// The annotations' spelling of a host property.

@@ -127,12 +127,32 @@ impl Container {
             (None, false) => None,
         };
 
-        let pidfd = sys::pidfd_open(state.pid).map_err(|e| Error::Sys {
-            what: "pidfd_open of the container's init",
-            source: e,
-        })?;
-        // The pid may have been reused since the state was read: the pidfd is ours
-        // only if the process still has the init's start time.
+        let pidfd = match sys::pidfd_open(state.pid) {
+            Ok(fd) => Some(fd),
+            Err(e) if sys::is_enosys(&e) => None,
+            Err(e) => {
+                return Err(Error::Sys {
+                    what: "pidfd_open of the container's init",
+                    source: e,
+                })
+            }
+        };
+        // Without a pidfd setns (before 5.8; not known until tried, in the
+        // intermediate) the namespace files are the way in: opened now, while the
+        // start-time check below still vouches for them.
+        let files = if crate::sys::probe::Feature::PidfdSetns.known() == Some(true) {
+            Vec::new()
+        } else {
+            crate::namespaces::open_ns_files(state.pid, base.namespaces).map_err(|e| {
+                Error::Sys {
+                    what: "open the container's namespaces",
+                    source: e,
+                }
+            })?
+        };
+        let ns = process::NsHandles { pidfd, files };
+        // The pid may have been reused since the state was read: the pidfd and the
+        // namespace files are the init's only if it still has the init's start time.
         if !crate::state::process_alive(state.pid, state.init_start_time) {
             return Err(refuse("cannot exec in a stopped container"));
         }
@@ -165,7 +185,7 @@ impl Container {
         let state_json = || state.oci_json(state.status);
         let pid = process::spawn_exec(
             &plan,
-            pidfd.as_fd(),
+            &ns,
             root.as_ref().map(|r| r.as_fd()),
             &join,
             console,

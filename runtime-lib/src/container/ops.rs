@@ -77,10 +77,17 @@ impl Container {
     }
 
     fn signal_init(&self, signal: i32) -> crate::Result<()> {
-        let pidfd = sys::pidfd_open(self.state.pid).map_err(|e| Error::Sys {
-            what: "pidfd_open",
-            source: e,
-        })?;
+        let pidfd = match sys::pidfd_open(self.state.pid) {
+            Ok(fd) => Some(fd),
+            // Before 5.3: the pid itself, right after the start-time check below.
+            Err(e) if sys::is_enosys(&e) => None,
+            Err(e) => {
+                return Err(Error::Sys {
+                    what: "pidfd_open",
+                    source: e,
+                })
+            }
+        };
         // The pid could have been reused between load and pidfd_open: check it is still ours.
         if !crate::state::process_alive(self.state.pid, self.state.init_start_time) {
             return Err(Error::State {
@@ -88,7 +95,12 @@ impl Container {
                 msg: "container not running".into(),
             });
         }
-        sys::pidfd_send_signal(pidfd.as_fd(), signal).map_err(|e| Error::Sys {
+        let res = match &pidfd {
+            Some(fd) => sys::pidfd_send_signal(fd.as_fd(), signal),
+            None => nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.state.pid), sig(signal)?)
+                .map_err(std::io::Error::from),
+        };
+        res.map_err(|e| Error::Sys {
             what: "kill",
             source: e,
         })
@@ -160,12 +172,26 @@ impl Container {
         if self.state.pid <= 0 {
             return Ok(());
         }
-        let Ok(pidfd) = sys::pidfd_open(self.state.pid) else {
-            return Ok(());
+        let pidfd = match sys::pidfd_open(self.state.pid) {
+            Ok(fd) => Some(fd),
+            Err(e) if sys::is_enosys(&e) => None,
+            Err(_) => return Ok(()),
         };
         if !crate::state::process_alive(self.state.pid, self.state.init_start_time) {
             return Ok(());
         }
+        let Some(pidfd) = pidfd else {
+            // Before 5.3: kill by pid (just checked to be our init) and poll its state.
+            let pid = nix::unistd::Pid::from_raw(self.state.pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            for _ in 0..1000 {
+                if !crate::state::process_alive(self.state.pid, self.state.init_start_time) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return Ok(());
+        };
         let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         let mut fds = [nix::poll::PollFd::new(
             pidfd.as_fd(),
@@ -176,4 +202,13 @@ impl Container {
         let _ = Duration::ZERO;
         Ok(())
     }
+}
+
+/// A signal number as nix's type (0, the existence check, is `None`-able in kill(2)
+/// but not here: husk never sends it).
+fn sig(n: i32) -> crate::Result<nix::sys::signal::Signal> {
+    nix::sys::signal::Signal::try_from(n).map_err(|e| Error::Sys {
+        what: "kill: signal number",
+        source: e.into(),
+    })
 }

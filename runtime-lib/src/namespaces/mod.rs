@@ -7,10 +7,12 @@ mod idmap;
 mod loopback;
 pub mod netdev;
 mod netlink;
+mod nsfiles;
 mod userns;
 
 pub use idmap::{helper_args, write_id_maps, MapMethod, MapWriter};
 pub use loopback::loopback_up;
+pub use nsfiles::{join_files, join_order, open_ns_files};
 pub use userns::userns_with_maps;
 
 use nix::sched::CloneFlags;
@@ -37,6 +39,14 @@ pub enum NamespaceError {
         path: PathBuf,
         /// The OS error.
         source: nix::Error,
+    },
+    /// The config asks for a namespace the running kernel does not have.
+    #[error("linux.namespaces: {what} needs Linux {since}+ (this kernel refuses it)")]
+    KernelLacks {
+        /// The namespace.
+        what: &'static str,
+        /// The first kernel that has it.
+        since: &'static str,
     },
     /// `unshare` failed.
     #[error("unshare({flags:?}): {source}")]
@@ -254,7 +264,18 @@ pub fn unshare(flags: u64) -> Result<(), NamespaceError> {
         return Ok(());
     }
     let f = CloneFlags::from_bits_retain(flags as i32);
-    nix::sched::unshare(f).map_err(|source| NamespaceError::Unshare { flags: f, source })
+    nix::sched::unshare(f).map_err(|source| {
+        if source == nix::errno::Errno::EINVAL
+            && flags & CLONE_NEWTIME != 0
+            && crate::sys::probe::time_namespaces() == Some(false)
+        {
+            return NamespaceError::KernelLacks {
+                what: "a time namespace",
+                since: "5.6",
+            };
+        }
+        NamespaceError::Unshare { flags: f, source }
+    })
 }
 
 /// Writes time namespace offsets for the children of the calling process.

@@ -166,7 +166,7 @@ impl ExecPlan {
 /// The caller must be single-threaded.
 pub fn spawn_exec(
     plan: &ExecPlan,
-    init: BorrowedFd<'_>,
+    init: &NsHandles,
     root: Option<BorrowedFd<'_>>,
     join_cgroup: &dyn Fn(i32) -> Result<(), crate::cgroups::CgroupError>,
     console: Option<OwnedFd>,
@@ -240,11 +240,43 @@ fn wait_exec(
     }
 }
 
+/// How the exec reaches the container's namespaces: a pidfd of the init for one
+/// `setns` (5.8+), and, when that may not work (no pidfd before 5.3, or the kernel
+/// refuses a pidfd in `setns` before 5.8), `/proc/<pid>/ns/*` opened beforehand.
+/// Both are taken before the init's start time is checked.
+#[derive(Debug, Default)]
+pub struct NsHandles {
+    /// A pidfd of the init, when the kernel has `pidfd_open`.
+    pub pidfd: Option<OwnedFd>,
+    /// The init's namespace files, in joining order (user first, mnt last).
+    pub files: Vec<(u64, OwnedFd)>,
+}
+
+impl NsHandles {
+    /// Joins the container's namespaces `flags`: one `setns` on the pidfd, else (EINVAL
+    /// from a kernel without pidfd `setns`, or no pidfd) each namespace file in order.
+    fn join(&self, flags: u64) -> Result<(), String> {
+        use crate::sys::probe::Feature;
+        if let Some(pidfd) = &self.pidfd {
+            if Feature::PidfdSetns.usable() {
+                let f = nix::sched::CloneFlags::from_bits_retain(flags as i32);
+                let res = nix::sched::setns(pidfd, f).map_err(std::io::Error::from);
+                if !Feature::PidfdSetns.missing_after(&res, &[libc::EINVAL]) {
+                    return res.map_err(|e| format!("join the container's namespaces: {e}"));
+                }
+            }
+        } else {
+            Feature::PidfdSetns.mark(false);
+        }
+        crate::namespaces::join_files(&self.files)
+    }
+}
+
 /// The intermediate: cgroup (by the parent), non-dumpable, setns, fork the process.
 fn intermediate(
     plan: &ExecPlan,
     ch: &Channel,
-    init: BorrowedFd<'_>,
+    init: &NsHandles,
     root: Option<BorrowedFd<'_>>,
     console: Option<OwnedFd>,
 ) -> ! {
@@ -267,8 +299,7 @@ fn intermediate(
         }
         if plan.namespaces != 0 {
             // One setns on the pidfd joins them all, the user namespace first.
-            let flags = nix::sched::CloneFlags::from_bits_retain(plan.namespaces as i32);
-            nix::sched::setns(init, flags).map_err(ctx("join the container's namespaces"))?;
+            init.join(plan.namespaces)?;
         }
         if let Some(root) = root {
             // No mount namespace of its own: the container is a chroot.

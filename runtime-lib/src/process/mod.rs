@@ -10,7 +10,7 @@ mod intermediate;
 mod plan;
 mod spawn;
 
-pub use exec::{spawn_exec, ExecBase, ExecPlan};
+pub use exec::{spawn_exec, ExecBase, ExecPlan, NsHandles};
 pub use plan::{InitPlan, PlanOptions, ProcessPlan};
 pub use spawn::spawn_init;
 

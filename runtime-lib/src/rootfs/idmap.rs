@@ -154,12 +154,23 @@ pub fn prepare(
             .as_deref()
             .ok_or_else(|| plan_err(m.index, ".source", "a bind mount needs a source"))?;
         let rec_bind = m.flags & nix::mount::MsFlags::MS_REC.bits() != 0;
-        let tree = crate::sys::open_tree_clone(src, rec_bind).map_err(apply_err(
-            format!("{what} (source {})", src.display()),
-            "open_tree",
-        ))?;
-        crate::sys::mount_setattr_idmap(tree.as_fd(), ns.as_fd(), op.recursive)
-            .map_err(apply_err(what, "mount_setattr(MOUNT_ATTR_IDMAP)"))?;
+        // ENOSYS: the kernel predates the new mount API (open_tree 5.2,
+        // mount_setattr 5.12); say which kernel idmapped mounts need.
+        let op_name = |e: &std::io::Error, op: &'static str| {
+            if crate::sys::is_enosys(e) {
+                "idmapped mounts (uidMappings/gidMappings) need Linux 5.12+"
+            } else {
+                op
+            }
+        };
+        let tree = crate::sys::open_tree_clone(src, rec_bind).map_err(|e| {
+            let op = op_name(&e, "open_tree");
+            apply_err(format!("{what} (source {})", src.display()), op)(e)
+        })?;
+        crate::sys::mount_setattr_idmap(tree.as_fd(), ns.as_fd(), op.recursive).map_err(|e| {
+            let op = op_name(&e, "mount_setattr(MOUNT_ATTR_IDMAP)");
+            apply_err(what, op)(e)
+        })?;
         index.push((m.index, tree.as_raw_fd()));
         sources.fds.push(tree);
     }

@@ -170,8 +170,14 @@ pub(super) fn mount_one(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(
             .map_err(apply_err(what(m), "set propagation"))?;
         }
         if let Some((set, clr)) = m.rec_attr {
-            sys::mount_setattr(dest.as_fd(), true, set, clr, 0)
-                .map_err(apply_err(what(m), "mount_setattr"))?;
+            sys::mount_setattr(dest.as_fd(), true, set, clr, 0).map_err(|e| {
+                let op = if sys::is_enosys(&e) {
+                    "recursive mount options (rro, rnosuid, ...) need Linux 5.12+ (mount_setattr)"
+                } else {
+                    "mount_setattr"
+                };
+                apply_err(what(m), op)(e)
+            })?;
         }
     }
     Ok(())
@@ -262,10 +268,16 @@ fn readonly_submounts(
         return Ok(());
     }
     let dest = root.open_path(&m.dest)?;
-    sys::mount_setattr(dest.as_fd(), true, libc::MOUNT_ATTR_RDONLY, 0, 0).map_err(apply_err(
-        what(m),
-        "make submounts read-only (mount_setattr)",
-    ))
+    // Before 5.12 there is no way to do it atomically: refuse rather than leave the
+    // submounts writable.
+    sys::mount_setattr(dest.as_fd(), true, libc::MOUNT_ATTR_RDONLY, 0, 0).map_err(|e| {
+        let op = if sys::is_enosys(&e) {
+            "make submounts read-only: needs Linux 5.12+ (mount_setattr)"
+        } else {
+            "make submounts read-only (mount_setattr)"
+        };
+        apply_err(what(m), op)(e)
+    })
 }
 
 /// After a bind: the mount's other flags (ro, nosuid, ...) need a bind remount.

@@ -40,15 +40,27 @@ pub fn prepare(mounts: &[MountOp], userns: bool) -> Result<Opened, RootfsError> 
             .as_deref()
             .ok_or_else(|| plan_err_source(m.index))?;
         let rec = m.flags & nix::mount::MsFlags::MS_REC.bits() != 0;
-        let tree = crate::sys::open_tree_clone(src, rec).map_err(apply_err(
-            format!(
-                "mounts[{}] {} (source {})",
-                m.index,
-                m.dest.display(),
-                src.display()
-            ),
-            "open_tree",
-        ))?;
+        let tree = match crate::sys::open_tree_clone(src, rec) {
+            Ok(t) => t,
+            // Before 5.2 (no open_tree): the init binds these by path, as husk did
+            // before; only a source below a directory the namespace's root cannot
+            // search then fails (with the init's error naming it).
+            Err(e) if crate::sys::is_enosys(&e) => {
+                tracing::debug!("no open_tree: mount sources are bound by path");
+                return Ok((Vec::new(), Vec::new()));
+            }
+            Err(e) => {
+                return Err(apply_err(
+                    format!(
+                        "mounts[{}] {} (source {})",
+                        m.index,
+                        m.dest.display(),
+                        src.display()
+                    ),
+                    "open_tree",
+                )(e))
+            }
+        };
         index.push((m.index, tree.as_raw_fd()));
         fds.push(tree);
     }

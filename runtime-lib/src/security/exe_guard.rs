@@ -89,9 +89,12 @@ pub fn guarded_copy(exe: &Path, dir: &Path) -> io::Result<PathBuf> {
         };
     }
     let f = fs::File::open(&dest)?;
-    let flags = get_flags(&f)?;
-    if let Err(e) = set_flags(&f, flags | FS_IMMUTABLE_FL) {
+    // tmpfs takes FS_IOC_[GS]ETFLAGS from 6.0 on: before, ENOTTY (the CLI then uses
+    // a sealed memfd copy). A copy that could not be made immutable is removed.
+    let set = get_flags(&f).and_then(|flags| set_flags(&f, flags | FS_IMMUTABLE_FL));
+    if let Err(e) = set {
         if !is_immutable(&dest) {
+            let _ = fs::remove_file(&dest);
             return Err(e);
         }
     }

@@ -129,6 +129,120 @@ impl Feature {
     }
 }
 
+/// Probes `f` now with a harmless call (for `husk features`), records and returns the
+/// outcome; `None` when the call could not tell (e.g. no privilege).
+pub fn probe_now(f: Feature) -> Option<bool> {
+    use std::os::fd::AsRawFd;
+    let errno = |rc: libc::c_long| {
+        if rc < 0 {
+            std::io::Error::last_os_error().raw_os_error()
+        } else {
+            None
+        }
+    };
+    let closing = |rc: libc::c_long| {
+        if rc >= 0 {
+            // SAFETY: rc is a new fd this probe owns.
+            unsafe { libc::close(rc as i32) };
+        }
+        rc
+    };
+    let missing = |e: Option<i32>, codes: &[i32]| e.is_some_and(|c| codes.contains(&c));
+    let res = match f {
+        Feature::Openat2 => {
+            // SAFETY: a bad dirfd and a null how: EBADF/EFAULT where the call exists.
+            let rc = unsafe { libc::syscall(libc::SYS_openat2, -1, c"".as_ptr(), 0usize, 0usize) };
+            Some(!missing(errno(rc), &[libc::ENOSYS]))
+        }
+        Feature::CloseRangeCloexec => {
+            // SAFETY: an empty range at the top: changes nothing.
+            let rc = unsafe {
+                libc::syscall(libc::SYS_close_range, u32::MAX, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+            };
+            Some(!missing(errno(rc), &[libc::ENOSYS, libc::EINVAL]))
+        }
+        Feature::PidfdOpen => {
+            // SAFETY: integer arguments; the fd is closed at once.
+            let rc = closing(unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) });
+            Some(!missing(errno(rc), &[libc::ENOSYS]))
+        }
+        Feature::PidfdSetns => {
+            // Joining our own UTS namespace through a pidfd of ourselves is a no-op.
+            match super::pidfd_open(std::process::id() as i32) {
+                Err(_) => Some(false),
+                Ok(fd) => {
+                    // SAFETY: integer arguments only.
+                    let rc = unsafe {
+                        libc::syscall(libc::SYS_setns, fd.as_raw_fd(), libc::CLONE_NEWUTS)
+                    };
+                    match errno(rc) {
+                        None => Some(true),
+                        Some(libc::EINVAL) => Some(false),
+                        Some(_) => None,
+                    }
+                }
+            }
+        }
+        Feature::Fsmount => {
+            // SAFETY: a C string literal; the fd is closed at once.
+            let rc = closing(unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), 1u32) });
+            match errno(rc) {
+                None => Some(true),
+                Some(libc::ENOSYS) => Some(false),
+                Some(_) => None,
+            }
+        }
+        Feature::MountSetattr => {
+            // SAFETY: a bad fd and size 0: EINVAL/EBADF where the call exists.
+            let rc = unsafe {
+                libc::syscall(libc::SYS_mount_setattr, -1, c"".as_ptr(), 0, 0usize, 0usize)
+            };
+            Some(!missing(errno(rc), &[libc::ENOSYS]))
+        }
+        Feature::ImmutableTmpfs => {
+            // A memfd lives on shmem, as /run's tmpfs: setting no flags changes nothing.
+            match nix::sys::memfd::memfd_create(c"husk-probe", nix::sys::memfd::MFdFlags::MFD_CLOEXEC) {
+                Err(_) => None,
+                Ok(fd) => {
+                    let flags: libc::c_long = 0;
+                    // SAFETY: FS_IOC_SETFLAGS reads one long.
+                    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), 0x4008_6602, &flags) };
+                    Some(!missing(errno(rc as libc::c_long), &[libc::ENOTTY, libc::EOPNOTSUPP]))
+                }
+            }
+        }
+    };
+    if let Some(present) = res {
+        f.mark(present);
+    }
+    res
+}
+
+/// Whether the kernel accepts `CLONE_NEWTIME` (5.6): `unshare` in a forked child.
+pub fn time_namespaces() -> Option<bool> {
+    // SAFETY: the child makes one raw syscall and _exits; no Rust code runs there.
+    match unsafe { libc::fork() } {
+        -1 => None,
+        0 => {
+            // SAFETY: raw syscalls only.
+            unsafe {
+                let rc = libc::unshare(0x80);
+                libc::_exit(if rc == 0 { 0 } else { *libc::__errno_location() & 0xff })
+            }
+        }
+        pid => {
+            let mut st = 0;
+            // SAFETY: waits for our own child.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+            match libc::WEXITSTATUS(st) {
+                0 => Some(true),
+                libc::EINVAL => Some(false),
+                _ => None,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
