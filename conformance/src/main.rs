@@ -57,6 +57,9 @@ enum Cmd {
         /// The kernel to emulate: 5.4 or 4.18.
         #[arg(long)]
         profile: String,
+        /// Also answer ENOSYS for this syscall number (repeatable; for tests).
+        #[arg(long = "enosys")]
+        enosys: Vec<u32>,
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         command: Vec<std::ffi::OsString>,
@@ -193,10 +196,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ExitCode::from(1)
             })
         }
-        Cmd::Oldkernel { profile, command } => {
+        Cmd::Oldkernel {
+            profile,
+            enosys,
+            command,
+        } => {
             let profile = husk_conformance::oldkernel::Profile::parse(&profile)?;
-            let e = husk_conformance::oldkernel::exec_under(profile, &command);
-            Err(format!("oldkernel {}: {:?}: {e}", profile.name(), command[0]))
+            let e = husk_conformance::oldkernel::exec_under(profile, &enosys, &command);
+            Err(format!(
+                "oldkernel {}: {:?}: {e}",
+                profile.name(),
+                command[0]
+            ))
         }
         Cmd::List => {
             for s in husk_conformance::scenarios::all() {

@@ -8,7 +8,7 @@
 //!   4.18 at 423);
 //! - EINVAL for `unshare`/`setns` with `CLONE_NEWTIME` (5.6) and for `setns` with more
 //!   than one namespace flag (a pidfd `setns`, 5.8);
-//! - ENOTTY for `FS_IOC_SETFLAGS` (tmpfs took file attributes in 6.0; the runtime's
+//! - ENOTTY for `FS_IOC_GETFLAGS`/`FS_IOC_SETFLAGS` (tmpfs took file attributes in 6.0; the runtime's
 //!   immutable copy lives on tmpfs);
 //! - on 4.18 also EINVAL for `F_ADD_SEALS` with `F_SEAL_FUTURE_WRITE` (5.1).
 //!
@@ -33,9 +33,7 @@ impl Profile {
         match s {
             "5.4" => Ok(Profile::V5_4),
             "4.18" => Ok(Profile::V4_18),
-            _ => Err(format!(
-                "unknown kernel profile {s:?} (known: 5.4, 4.18)"
-            )),
+            _ => Err(format!("unknown kernel profile {s:?} (known: 5.4, 4.18)")),
         }
     }
 
@@ -60,6 +58,7 @@ const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const X32_BIT: u32 = 0x4000_0000;
 const CLONE_NEWTIME: u32 = 0x80;
 const FS_IOC_SETFLAGS: u32 = 0x4008_6602;
+const FS_IOC_GETFLAGS: u32 = 0x8008_6601;
 const F_ADD_SEALS: u32 = 1033;
 const F_SEAL_FUTURE_WRITE: u32 = 0x10;
 
@@ -97,6 +96,12 @@ const AND_X: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_X) as u16;
 
 /// The filter program for `profile` (x86_64; other arches and x32 pass unfiltered).
 pub fn program(profile: Profile) -> Vec<libc::sock_filter> {
+    program_with(profile, &[])
+}
+
+/// [`program`] that also answers ENOSYS for the syscall numbers `extra` (a test's way
+/// to take away something every kernel has, e.g. `memfd_create`).
+pub fn program_with(profile: Profile, extra: &[u32]) -> Vec<libc::sock_filter> {
     let errno = |e: i32| stmt(RET_K, RET_ERRNO | e as u32);
     let allow = stmt(RET_K, RET_ALLOW);
     let mut p = vec![
@@ -106,10 +111,15 @@ pub fn program(profile: Profile) -> Vec<libc::sock_filter> {
         stmt(LD_W_ABS, OFF_NR),
         jump(JSET_K, X32_BIT, 0, 1),
         allow,
+    ];
+    for nr in extra {
+        p.extend([jump(JEQ_K, *nr, 0, 1), errno(libc::ENOSYS)]);
+    }
+    p.extend([
         // Too new: ENOSYS.
         jump(JGT_K, profile.last_syscall(), 0, 1),
         errno(libc::ENOSYS),
-    ];
+    ]);
     // setns: CLONE_NEWTIME, or more than one flag (flags & (flags - 1) != 0) -> EINVAL.
     p.extend([
         jump(JEQ_K, libc::SYS_setns as u32, 0, 8),
@@ -130,11 +140,13 @@ pub fn program(profile: Profile) -> Vec<libc::sock_filter> {
         errno(libc::EINVAL),
         allow,
     ]);
-    // ioctl(FS_IOC_SETFLAGS) -> ENOTTY.
+    // ioctl(FS_IOC_[GS]ETFLAGS) -> ENOTTY (tmpfs before 6.0; also on other filesystems
+    // here, which is harmless for a runtime that only asks tmpfs).
     p.extend([
-        jump(JEQ_K, libc::SYS_ioctl as u32, 0, 4),
+        jump(JEQ_K, libc::SYS_ioctl as u32, 0, 5),
         stmt(LD_W_ABS, off_arg(1)),
-        jump(JEQ_K, FS_IOC_SETFLAGS, 0, 1),
+        jump(JEQ_K, FS_IOC_SETFLAGS, 1, 0),
+        jump(JEQ_K, FS_IOC_GETFLAGS, 0, 1),
         errno(libc::ENOTTY),
         allow,
     ]);
@@ -158,7 +170,12 @@ pub fn program(profile: Profile) -> Vec<libc::sock_filter> {
 /// Needs CAP_SYS_ADMIN (we do not set no_new_privs: that would change what the
 /// runtime under test sees).
 pub fn install(profile: Profile) -> io::Result<()> {
-    let prog = program(profile);
+    install_with(profile, &[])
+}
+
+/// [`install`] with extra ENOSYS syscall numbers (see [`program_with`]).
+pub fn install_with(profile: Profile, extra: &[u32]) -> io::Result<()> {
+    let prog = program_with(profile, extra);
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut libc::sock_filter,
@@ -179,13 +196,16 @@ pub fn install(profile: Profile) -> io::Result<()> {
 }
 
 /// Installs the filter and execs `argv` (searching PATH); returns only on failure.
-pub fn exec_under(profile: Profile, argv: &[OsString]) -> io::Error {
+pub fn exec_under(profile: Profile, extra: &[u32], argv: &[OsString]) -> io::Error {
     use std::os::unix::process::CommandExt;
     let Some((prog, args)) = argv.split_first() else {
         return io::Error::new(io::ErrorKind::InvalidInput, "no command given");
     };
-    if let Err(e) = install(profile) {
-        return io::Error::new(e.kind(), format!("install the {} filter: {e}", profile.name()));
+    if let Err(e) = install_with(profile, extra) {
+        return io::Error::new(
+            e.kind(),
+            format!("install the {} filter: {e}", profile.name()),
+        );
     }
     std::process::Command::new(prog)
         .args(args)
@@ -246,9 +266,8 @@ mod tests {
         assert_eq!(in_child(Profile::V5_4, setns2), libc::EINVAL);
         let setns1 = || errno_of(unsafe { libc::syscall(libc::SYS_setns, -1, 0x2000_0000) });
         assert_eq!(in_child(Profile::V5_4, setns1), libc::EBADF);
-        let setflags = || {
-            errno_of(unsafe { libc::syscall(libc::SYS_ioctl, -1, FS_IOC_SETFLAGS, 0) })
-        };
+        let setflags =
+            || errno_of(unsafe { libc::syscall(libc::SYS_ioctl, -1, FS_IOC_SETFLAGS, 0) });
         assert_eq!(in_child(Profile::V4_18, setflags), libc::ENOTTY);
     }
 }

@@ -9,10 +9,10 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{husk_command, marked_processes, reap, Bundle, HUSK, MARK};
+use common::{husk_command, marked_processes, reap, Bundle, MARK};
 
 const SLEEP: &[&str] = &["sleep", "30"];
 

@@ -144,10 +144,13 @@ fn cve_2019_5736_runtime_binary_cannot_be_overwritten() {
     let out = e.husk(&["delete", "--force", &id]);
     assert!(out.status.success(), "{}", text(&out));
     let reopen = format!("/proc/self/fd/{}", exe.as_raw_fd());
-    let err = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&reopen)
-        .expect_err("runtime binary writable after exit");
+    // The immutable copy refuses the open; a sealed memfd copy (kernels whose tmpfs
+    // has no immutable flag) may be opened but refuses every write.
+    let err = match std::fs::OpenOptions::new().write(true).open(&reopen) {
+        Err(e) => e,
+        Ok(mut f) => std::io::Write::write_all(&mut f, b"#!/bin/evil\n")
+            .expect_err("runtime binary writable after exit"),
+    };
     assert!(
         matches!(err.raw_os_error(), Some(libc::EPERM) | Some(libc::ETXTBSY)),
         "{err}"
@@ -284,4 +287,112 @@ fn symlinked_mount_destination_stays_in_rootfs() {
         .join(outside.strip_prefix("/").unwrap())
         .join("x")
         .is_dir());
+}
+
+/// The old-kernel emulator's argv for `profile` with extra ENOSYS syscalls, then husk.
+fn under_kernel(profile: &str, enosys: &[i64]) -> Command {
+    let tool = std::path::Path::new(HUSK).with_file_name("husk-conformance");
+    assert!(
+        tool.exists(),
+        "{} is missing (cargo build -p husk-conformance)",
+        tool.display()
+    );
+    let mut c = Command::new(tool);
+    c.args(["oldkernel", "--profile", profile]);
+    for nr in enosys {
+        c.arg("--enosys").arg(nr.to_string());
+    }
+    c.arg("--").arg(HUSK);
+    c
+}
+
+/// Under an emulated 5.4 and 4.18 kernel, husk really takes its fallbacks (a run that
+/// silently used openat2 would prove nothing), and a container runs with them.
+#[test]
+fn emulated_old_kernels_take_the_fallbacks() {
+    for profile in ["5.4", "4.18"] {
+        let out = under_kernel(profile, &[]).arg("features").output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let a = &f["annotations"];
+        let kernel = |k: &str| {
+            a[format!("io.github.husk.kernel.{k}")]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        };
+        for k in [
+            "openat2",
+            "close_range_cloexec",
+            "pidfd_setns",
+            "mount_setattr",
+            "immutable_tmpfs",
+            "time_namespace",
+        ] {
+            assert!(
+                kernel(k).starts_with("no"),
+                "{profile}: {k} = {}",
+                kernel(k)
+            );
+        }
+        let has_pidfd = if profile == "5.4" { "yes" } else { "no" };
+        assert!(
+            kernel("pidfd_open").starts_with(has_pidfd),
+            "{profile}: pidfd_open = {}",
+            kernel("pidfd_open")
+        );
+        // The debug log of a run names the fallbacks taken.
+        let mut e = Env::new(&format!("k{}", profile.replace('.', "")));
+        e.edit(|c| c["process"]["args"] = serde_json::json!(["sh", "-c", "echo ok"]));
+        let id = e.id("k");
+        let b = e.dir.to_string_lossy().into_owned();
+        let out = under_kernel(profile, &[])
+            .arg("--debug")
+            .arg("--root")
+            .arg(&e.root)
+            .args(["run", "--bundle", &b, &id])
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert!(out.status.success() && t.contains("ok"), "{profile}: {t}");
+        assert!(
+            t.contains("kernel lacks openat2"),
+            "{profile}: no openat2 fallback logged: {t}"
+        );
+        assert!(
+            t.contains("sealed memfd"),
+            "{profile}: no memfd guard logged: {t}"
+        );
+    }
+}
+
+/// The CVE-2019-5736 guard fails closed: with neither an immutable copy (4.18's tmpfs)
+/// nor a memfd (memfd_create taken away), `run` refuses; the explicit opt-out runs.
+#[test]
+fn exe_guard_fails_closed_without_any_protection() {
+    let mut e = Env::new("closed");
+    e.edit(|c| c["process"]["args"] = serde_json::json!(["true"]));
+    let b = e.dir.to_string_lossy().into_owned();
+    let id = e.id("closed");
+    let out = under_kernel("4.18", &[libc::SYS_memfd_create])
+        .arg("--root")
+        .arg(&e.root)
+        .args(["run", "--bundle", &b, &id])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(!out.status.success(), "ran unprotected: {t}");
+    assert!(
+        t.contains("CVE-2019-5736") && t.contains("HUSK_NO_EXE_GUARD"),
+        "{t}"
+    );
+    let id = e.id("optout");
+    let out = under_kernel("4.18", &[libc::SYS_memfd_create])
+        .env("HUSK_NO_EXE_GUARD", "1")
+        .arg("--root")
+        .arg(&e.root)
+        .args(["run", "--bundle", &b, &id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "opt-out refused: {}", text(&out));
 }

@@ -120,9 +120,18 @@ pub fn features() -> Value {
 fn annotations(host: &crate::lsm::HostLsm) -> Value {
     use crate::sys::probe::{self, ALL};
     let mut a = serde_json::Map::new();
-    a.insert("io.github.husk.version".into(), env!("CARGO_PKG_VERSION").into());
-    a.insert("io.github.husk.apparmor.host".into(), on_off(host.apparmor).into());
-    a.insert("io.github.husk.selinux.host".into(), on_off(host.selinux).into());
+    a.insert(
+        "io.github.husk.version".into(),
+        env!("CARGO_PKG_VERSION").into(),
+    );
+    a.insert(
+        "io.github.husk.apparmor.host".into(),
+        on_off(host.apparmor).into(),
+    );
+    a.insert(
+        "io.github.husk.selinux.host".into(),
+        on_off(host.selinux).into(),
+    );
     for f in ALL {
         let v = match probe::probe_now(f) {
             Some(true) => "yes".to_string(),
@@ -142,7 +151,12 @@ fn annotations(host: &crate::lsm::HostLsm) -> Value {
     );
     a.insert(
         "io.github.husk.kernel.idmapped_mounts".into(),
-        needs(probe::probe_now(probe::Feature::MountSetattr), "5.12", "idmapped mounts").into(),
+        needs(
+            probe::probe_now(probe::Feature::MountSetattr),
+            "5.12",
+            "idmapped mounts",
+        )
+        .into(),
     );
     Value::Object(a)
 }

@@ -5,12 +5,11 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{husk_command, exec, Bundle, HUSK, LIVE_BUNDLES, MARK, TEST_ROOT};
+use super::{exec, husk_command, Bundle, LIVE_BUNDLES, MARK, TEST_ROOT};
 
 impl Bundle {
     /// Records the init pid of every container in our root, so drop can reap it.

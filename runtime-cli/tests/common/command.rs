@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{husk_command, setup, COUNTER, HUSK};
+use super::{husk_command, setup, COUNTER};
 
 /// How long any single husk command may take before the test fails.
 const CMD_TIMEOUT: Duration = Duration::from_secs(30);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{husk_command, exec_to, Bundle, Out, COUNTER, HUSK, MARK};
+use super::{exec_to, husk_command, Bundle, Out, COUNTER, MARK};
 
 impl Bundle {
     /// A new container id, unique and registered for cleanup.

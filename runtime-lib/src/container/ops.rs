@@ -97,8 +97,10 @@ impl Container {
         }
         let res = match &pidfd {
             Some(fd) => sys::pidfd_send_signal(fd.as_fd(), signal),
-            None => nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.state.pid), sig(signal)?)
-                .map_err(std::io::Error::from),
+            None => {
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.state.pid), sig(signal)?)
+                    .map_err(std::io::Error::from)
+            }
         };
         res.map_err(|e| Error::Sys {
             what: "kill",

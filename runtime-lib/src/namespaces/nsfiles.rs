@@ -25,7 +25,11 @@ pub const JOIN_ORDER: [u64; 8] = [
 
 /// Which of `flags` to join, in [`JOIN_ORDER`] (pure).
 pub fn join_order(flags: u64) -> Vec<u64> {
-    JOIN_ORDER.iter().copied().filter(|f| flags & f != 0).collect()
+    JOIN_ORDER
+        .iter()
+        .copied()
+        .filter(|f| flags & f != 0)
+        .collect()
 }
 
 /// Opens `/proc/<pid>/ns/<name>` for each of `flags` that differs from the caller's
@@ -67,6 +71,9 @@ mod tests {
         let order = join_order(all);
         assert_eq!(name(order[0]), "user");
         assert_eq!(name(*order.last().unwrap()), "mnt");
-        assert_eq!(join_order(0x0002_0000 | 0x4000_0000), vec![0x4000_0000, 0x0002_0000]);
+        assert_eq!(
+            join_order(0x0002_0000 | 0x4000_0000),
+            vec![0x4000_0000, 0x0002_0000]
+        );
     }
 }

@@ -29,6 +29,18 @@ impl ProcHandle {
         Self::at(Path::new("/proc"))
     }
 
+    /// Like [`ProcHandle::new`], but without `fsopen` the procfs mounted at `/proc` of
+    /// `root` (the container's own, before read-only paths cover `/proc/sys`).
+    pub fn in_root(root: &super::Root) -> io::Result<Self> {
+        if let Ok(fd) = sys::fsmount_proc() {
+            return Ok(ProcHandle { fd });
+        }
+        let fd = root
+            .open_with(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, "open")
+            .map_err(|e| io::Error::new(e.source.kind(), e.to_string()))?;
+        Self::verified(fd, Path::new("/proc"))
+    }
+
     /// The procfs mounted at `path`, verified.
     pub fn at(path: &Path) -> io::Result<Self> {
         let slash = std::fs::File::open("/")?;
@@ -39,6 +51,10 @@ impl ProcHandle {
             0,
             libc::RESOLVE_NO_SYMLINKS,
         )?;
+        Self::verified(fd, path)
+    }
+
+    fn verified(fd: OwnedFd, path: &Path) -> io::Result<Self> {
         check_proc(&fd)?;
         // The root of a procfs mount is inode 1 (PROC_ROOT_INO): a bind of some
         // procfs subdirectory over the path is refused.

@@ -107,7 +107,12 @@ pub fn open(
 ) -> io::Result<OwnedFd> {
     if resolve == 0 {
         let p = path.as_os_str();
-        return openat(dirfd, if p.is_empty() { OsStr::new(".") } else { p }, flags, mode);
+        return openat(
+            dirfd,
+            if p.is_empty() { OsStr::new(".") } else { p },
+            flags,
+            mode,
+        );
     }
     let in_root = resolve & libc::RESOLVE_IN_ROOT != 0;
     let beneath = resolve & libc::RESOLVE_BENEATH != 0;
@@ -147,7 +152,12 @@ pub fn open(
                     }
                     continue; // `..` at the root stays at the root
                 }
-                let up = openat(cur.as_fd(), OsStr::new(".."), libc::O_PATH | libc::O_DIRECTORY, 0)?;
+                let up = openat(
+                    cur.as_fd(),
+                    OsStr::new(".."),
+                    libc::O_PATH | libc::O_DIRECTORY,
+                    0,
+                )?;
                 went_up = true;
                 cur_st = fstat(up.as_fd())?;
                 if no_xdev && cur_st.st_dev != dev {
@@ -226,7 +236,12 @@ fn verify_below(root: &OwnedFd, dir: &OwnedFd, needed: bool) -> io::Result<()> {
         if same(&st, &root_st) {
             return Ok(());
         }
-        let up = openat(cur.as_fd(), OsStr::new(".."), libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        let up = openat(
+            cur.as_fd(),
+            OsStr::new(".."),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?;
         let up_st = fstat(up.as_fd())?;
         if same(&up_st, &st) {
             break; // the top of the tree, never passing the root

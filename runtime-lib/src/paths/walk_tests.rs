@@ -45,7 +45,10 @@ fn agree(root: &std::fs::File, path: &str, flags: i32, resolve: u64) -> Result<u
     let p = Path::new(path);
     let ours = open(root.as_fd(), p, flags, 0, resolve);
     let kernel = crate::sys::openat2(root.as_fd(), p, flags, 0, resolve);
-    let norm = |r: io::Result<OwnedFd>| r.map(|f| ino(&f)).map_err(|e| e.raw_os_error().unwrap_or(-1));
+    let norm = |r: io::Result<OwnedFd>| {
+        r.map(|f| ino(&f))
+            .map_err(|e| e.raw_os_error().unwrap_or(-1))
+    };
     let (ours, kernel) = (norm(ours), norm(kernel));
     assert_eq!(ours, kernel, "{path} flags {flags:#x} resolve {resolve:#x}");
     ours
@@ -83,20 +86,41 @@ fn in_root_matches_openat2() {
     let file = agree(&root, "a/b/file", libc::O_RDONLY, IN_ROOT).unwrap();
     // Absolute and `..`-laden symlinks resolve inside the root.
     assert_eq!(agree(&root, "abs/file", libc::O_RDONLY, IN_ROOT), Ok(file));
-    assert_eq!(agree(&root, "/rel/b/file", libc::O_RDONLY, IN_ROOT), Ok(file));
-    assert_eq!(agree(&root, "../../a/b/file", libc::O_PATH, IN_ROOT), Ok(file));
-    assert_eq!(agree(&root, "up/up/a/b/file", libc::O_PATH, IN_ROOT), Ok(file));
+    assert_eq!(
+        agree(&root, "/rel/b/file", libc::O_RDONLY, IN_ROOT),
+        Ok(file)
+    );
+    assert_eq!(
+        agree(&root, "../../a/b/file", libc::O_PATH, IN_ROOT),
+        Ok(file)
+    );
+    assert_eq!(
+        agree(&root, "up/up/a/b/file", libc::O_PATH, IN_ROOT),
+        Ok(file)
+    );
     // An escape through a symlink into the sibling directory is clamped: ENOENT.
-    assert_eq!(agree(&root, "a/esc", libc::O_RDONLY, IN_ROOT), Err(libc::ENOENT));
+    assert_eq!(
+        agree(&root, "a/esc", libc::O_RDONLY, IN_ROOT),
+        Err(libc::ENOENT)
+    );
     // Loops: ELOOP; dangling: ENOENT; the link itself with O_NOFOLLOW|O_PATH.
-    assert_eq!(agree(&root, "loop1", libc::O_PATH, IN_ROOT), Err(libc::ELOOP));
-    assert_eq!(agree(&root, "dangling", libc::O_PATH, IN_ROOT), Err(libc::ENOENT));
+    assert_eq!(
+        agree(&root, "loop1", libc::O_PATH, IN_ROOT),
+        Err(libc::ELOOP)
+    );
+    assert_eq!(
+        agree(&root, "dangling", libc::O_PATH, IN_ROOT),
+        Err(libc::ENOENT)
+    );
     agree(&root, "dangling", libc::O_PATH | libc::O_NOFOLLOW, IN_ROOT).unwrap();
     agree(&root, "loop1", libc::O_PATH | libc::O_NOFOLLOW, IN_ROOT).unwrap();
     // The root itself, and a file where a directory is expected.
     agree(&root, "/", libc::O_PATH | libc::O_DIRECTORY, IN_ROOT).unwrap();
     agree(&root, ".", libc::O_RDONLY | libc::O_DIRECTORY, IN_ROOT).unwrap();
-    assert_eq!(agree(&root, "a/b/file/x", libc::O_PATH, IN_ROOT), Err(libc::ENOTDIR));
+    assert_eq!(
+        agree(&root, "a/b/file/x", libc::O_PATH, IN_ROOT),
+        Err(libc::ENOTDIR)
+    );
 }
 
 #[test]
@@ -104,11 +128,17 @@ fn no_symlinks_and_beneath_match_openat2() {
     let (_t, root) = tree("nolinks");
     let nolinks = libc::RESOLVE_NO_SYMLINKS;
     agree(&root, "a/b/file", libc::O_RDONLY, nolinks).unwrap();
-    assert_eq!(agree(&root, "abs/file", libc::O_RDONLY, nolinks), Err(libc::ELOOP));
+    assert_eq!(
+        agree(&root, "abs/file", libc::O_RDONLY, nolinks),
+        Err(libc::ELOOP)
+    );
     agree(&root, ".", libc::O_RDONLY | libc::O_DIRECTORY, nolinks).unwrap();
     let beneath = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_XDEV;
     agree(&root, "a/b/file", libc::O_PATH | libc::O_NOFOLLOW, beneath).unwrap();
-    assert_eq!(agree(&root, "../outside", libc::O_PATH, beneath), Err(libc::EXDEV));
+    assert_eq!(
+        agree(&root, "../outside", libc::O_PATH, beneath),
+        Err(libc::EXDEV)
+    );
 }
 
 #[test]
@@ -117,7 +147,11 @@ fn more_than_forty_links_is_eloop() {
     let r = t.0.join("root");
     // l0 -> l1 -> ... -> l41 -> a: 42 links.
     for i in 0..42 {
-        let target = if i == 41 { "a".to_string() } else { format!("l{}", i + 1) };
+        let target = if i == 41 {
+            "a".to_string()
+        } else {
+            format!("l{}", i + 1)
+        };
         symlink(&target, r.join(format!("l{i}"))).unwrap();
     }
     assert_eq!(agree(&root, "l0", libc::O_PATH, IN_ROOT), Err(libc::ELOOP));

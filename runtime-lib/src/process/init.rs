@@ -131,6 +131,15 @@ fn setup(
         root.ensure(&plan.process.cwd, crate::paths::Kind::Dir)
             .map_err(|e| format!("process.cwd: {e}"))?;
     }
+    // Without fsopen (before 5.2) sysctls go through the container's /proc, before
+    // read-only paths cover /proc/sys (runc's order); with it, after the pivot
+    // through a private procfs.
+    let early_sysctl =
+        !plan.sysctl.is_empty() && plan.rootfs.mount_ns && crate::sys::fsmount_proc().is_err();
+    if early_sysctl {
+        let proc = ProcHandle::in_root(&root).map_err(ctx("open procfs"))?;
+        write_sysctls(plan, &proc)?;
+    }
     // Only now read-only and masked paths and the read-only root: hooks may write
     // into the rootfs (runc's order too).
     plan.rootfs.finish(&root).map_err(|e| e.to_string())?;
@@ -140,16 +149,14 @@ fn setup(
     crate::fault::point("pivot");
     // Opened after the pivot: in the container's pid namespace, so `thread-self` is us.
     let lsm = &plan.process.lsm;
-    let proc = if !plan.sysctl.is_empty() || !lsm.is_empty() {
+    let late_sysctl = !plan.sysctl.is_empty() && !early_sysctl;
+    let proc = if late_sysctl || !lsm.is_empty() {
         Some(ProcHandle::new().map_err(ctx("open procfs"))?)
     } else {
         None
     };
-    if let Some(proc) = &proc {
-        for (k, v) in &plan.sysctl {
-            proc.write(&format!("sys/{}", k.replace('.', "/")), v.as_bytes())
-                .map_err(|e| format!("linux.sysctl[{k:?}]: {e}"))?;
-        }
+    if let (true, Some(proc)) = (late_sysctl, &proc) {
+        write_sysctls(plan, proc)?;
     }
     if !new_user {
         write_oom_score_adj(plan)?;
@@ -174,6 +181,15 @@ fn setup(
     let prep = finalize::prepare(&plan.process, true)?;
     let exe = finalize::drop_privileges(&plan.process, prep, ch)?;
     Ok((exe, hook_state))
+}
+
+/// `linux.sysctl`, through a verified procfs.
+fn write_sysctls(plan: &InitPlan, proc: &ProcHandle) -> Result<(), String> {
+    for (k, v) in &plan.sysctl {
+        proc.write(&format!("sys/{}", k.replace('.', "/")), v.as_bytes())
+            .map_err(|e| format!("linux.sysctl[{k:?}]: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Hooks the init runs itself (createContainer, startContainer): in the container's namespaces.

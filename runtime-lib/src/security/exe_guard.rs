@@ -77,7 +77,15 @@ pub fn guarded_copy(exe: &Path, dir: &Path) -> io::Result<PathBuf> {
     let _ = fs::remove_file(&tmp);
     fs::copy(exe, &tmp)?;
     fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o555))?;
-    fs::File::open(&tmp)?.sync_all()?;
+    let f = fs::File::open(&tmp)?;
+    f.sync_all()?;
+    // A filesystem without file attributes (tmpfs before 6.0: ENOTTY) cannot hold
+    // an immutable copy: stop before the copy takes the shared name.
+    if let Err(e) = get_flags(&f) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    drop(f);
     // Several husk processes may race to make the first copy: whoever loses finds
     // the winner's immutable copy in place and uses it.
     if let Err(e) = fs::rename(&tmp, &dest) {

@@ -257,8 +257,9 @@ fn cloexec_walk(first: u32) -> io::Result<()> {
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .collect(),
         Err(_) => {
-            let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-                .map_err(io::Error::from)?;
+            let (soft, _) =
+                nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                    .map_err(io::Error::from)?;
             (first as RawFd..soft.min(i32::MAX as u64) as RawFd).collect()
         }
     };

@@ -157,7 +157,12 @@ pub fn probe_now(f: Feature) -> Option<bool> {
         Feature::CloseRangeCloexec => {
             // SAFETY: an empty range at the top: changes nothing.
             let rc = unsafe {
-                libc::syscall(libc::SYS_close_range, u32::MAX, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+                libc::syscall(
+                    libc::SYS_close_range,
+                    u32::MAX,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                )
             };
             Some(!missing(errno(rc), &[libc::ENOSYS, libc::EINVAL]))
         }
@@ -167,13 +172,18 @@ pub fn probe_now(f: Feature) -> Option<bool> {
             Some(!missing(errno(rc), &[libc::ENOSYS]))
         }
         Feature::PidfdSetns => {
-            // Joining our own UTS namespace through a pidfd of ourselves is a no-op.
+            // Joining our own UTS and IPC namespaces through a pidfd of ourselves
+            // is a no-op (two flags: only a pidfd takes more than one).
             match super::pidfd_open(std::process::id() as i32) {
                 Err(_) => Some(false),
                 Ok(fd) => {
                     // SAFETY: integer arguments only.
                     let rc = unsafe {
-                        libc::syscall(libc::SYS_setns, fd.as_raw_fd(), libc::CLONE_NEWUTS)
+                        libc::syscall(
+                            libc::SYS_setns,
+                            fd.as_raw_fd(),
+                            libc::CLONE_NEWUTS | libc::CLONE_NEWIPC,
+                        )
                     };
                     match errno(rc) {
                         None => Some(true),
@@ -201,13 +211,19 @@ pub fn probe_now(f: Feature) -> Option<bool> {
         }
         Feature::ImmutableTmpfs => {
             // A memfd lives on shmem, as /run's tmpfs: setting no flags changes nothing.
-            match nix::sys::memfd::memfd_create(c"husk-probe", nix::sys::memfd::MFdFlags::MFD_CLOEXEC) {
+            match nix::sys::memfd::memfd_create(
+                c"husk-probe",
+                nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+            ) {
                 Err(_) => None,
                 Ok(fd) => {
                     let flags: libc::c_long = 0;
                     // SAFETY: FS_IOC_SETFLAGS reads one long.
                     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), 0x4008_6602, &flags) };
-                    Some(!missing(errno(rc as libc::c_long), &[libc::ENOTTY, libc::EOPNOTSUPP]))
+                    Some(!missing(
+                        errno(rc as libc::c_long),
+                        &[libc::ENOTTY, libc::EOPNOTSUPP],
+                    ))
                 }
             }
         }
@@ -227,7 +243,11 @@ pub fn time_namespaces() -> Option<bool> {
             // SAFETY: raw syscalls only.
             unsafe {
                 let rc = libc::unshare(0x80);
-                libc::_exit(if rc == 0 { 0 } else { *libc::__errno_location() & 0xff })
+                libc::_exit(if rc == 0 {
+                    0
+                } else {
+                    *libc::__errno_location() & 0xff
+                })
             }
         }
         pid => {
