@@ -1,5 +1,21 @@
 //! The library's error type: one enum a caller can match on, each variant carrying
-//! the module error that names the field, path or syscall.
+//! the module error that names the field, path or syscall. The module errors are
+//! re-exported here so a caller can match on their variants.
+
+pub use crate::cgroups::{CgroupError, SystemdError};
+pub use crate::checkpoint::CheckpointError;
+pub use crate::hooks::{HookError, HookKind, HookRef};
+pub use crate::intelrdt::RdtError;
+pub use crate::lsm::LsmError;
+pub use crate::namespaces::netdev::NetDevError;
+pub use crate::namespaces::NamespaceError;
+pub use crate::paths::PathError;
+pub use crate::process::ProcessError;
+pub use crate::rootfs::RootfsError;
+pub use crate::seccomp::SeccompError;
+pub use crate::spec::SpecError;
+pub use crate::state::StateError;
+pub use crate::tty::TtyError;
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

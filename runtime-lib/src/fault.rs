@@ -15,11 +15,8 @@
 /// The environment variable naming the phase to stop at.
 pub const FAULT_PAUSE_ENV: &str = "HUSK_FAULT_PAUSE";
 
-/// The name (`/proc/<pid>/comm`) a process takes while it waits at a fault point.
-pub const FAULT_COMM: &str = "husk-fault";
-
 /// Waits at this point if `HUSK_FAULT_PAUSE` names `phase`: renamed to
-/// [`FAULT_COMM`], the process stops itself (`SIGSTOP`; `SIGCONT` goes on). The
+/// `husk-fault`, the process stops itself (`SIGSTOP`; `SIGCONT` goes on). The
 /// init of a pid namespace cannot stop itself (the kernel drops signals it sends
 /// itself), so there it waits until killed.
 pub fn point(phase: &str) {

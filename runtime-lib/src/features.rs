@@ -5,6 +5,8 @@ use serde_json::{json, Value};
 
 mod fields;
 
+/// The `linux.seccomp` object of the [`features`] document.
+pub use crate::seccomp::SeccompFeatures;
 pub use fields::{markdown as config_fields_markdown, supported, Support, CONFIG_FIELDS};
 
 /// Oldest runtime-spec version accepted.

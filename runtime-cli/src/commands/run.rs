@@ -57,7 +57,7 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
     // forked before this and keeps the original mask.
     let set = tty::forwarded_signals();
     set.thread_block()?;
-    let _ = husk::sys::set_child_subreaper();
+    let _ = nix::sys::prctl::set_child_subreaper(true);
     let pid = c.pid();
     if let Err(e) = c.start() {
         drop(proxy);

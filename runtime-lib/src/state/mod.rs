@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{create_dir, ensure_root, remove_dir, replace_atomic, DIR_MODE, FILE_MODE};
+pub use file::{create_dir, ensure_root, remove_dir, replace_atomic};
 pub use lock::Lock;
 pub use time::rfc3339_nano;
 

@@ -10,10 +10,7 @@ use std::path::Path;
 mod mount_api;
 mod sched;
 
-pub use mount_api::{
-    inherited_is_dir, mount_setattr_idmap, move_mount_inherited, move_mount_onto, open_tree_clone,
-    MOUNT_ATTR_IDMAP,
-};
+pub use mount_api::{inherited_is_dir, mount_setattr_idmap, move_mount_inherited, open_tree_clone};
 pub use sched::{
     ioprio_set_pgrp, personality, sched_setaffinity, sched_setattr, set_mempolicy, SchedAttr,
 };
@@ -225,13 +222,6 @@ pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
 /// `/proc/self/fd/N` for an fd, the classic way to hand an fd-resolved path to mount(2).
 pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-}
-
-/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below us are re-parented to us.
-pub fn set_child_subreaper() -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } as libc::c_long)
-        .map(|_| ())
 }
 
 /// `prctl(PR_SET_PDEATHSIG, sig)`.
