@@ -20,7 +20,20 @@ pub use crate::tty::TtyError;
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in husk.
+/// Everything that can go wrong in husk. Match on the variant, then on the module
+/// error it carries:
+///
+/// ```no_run
+/// use husk::error::StateError;
+///
+/// match husk::ContainerBuilder::new("c1", "/path/to/bundle").create() {
+///     Ok(c) => println!("created {}", c.id()),
+///     Err(husk::Error::Spec(e)) => eprintln!("bad config.json: {e}"),
+///     Err(husk::Error::StateFile(StateError::Exists(id))) => eprintln!("{id} exists"),
+///     Err(husk::Error::Hook(e)) => eprintln!("a hook failed: {e}"),
+///     Err(e) => eprintln!("create failed: {e}"),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad or unreadable config.json.

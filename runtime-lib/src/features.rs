@@ -77,7 +77,13 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "unbindable",
 ];
 
-/// The features document.
+/// The features document (`husk features`, runtime-spec's `features.md`), built
+/// from what this husk and this host support.
+///
+/// ```
+/// let doc = husk::features::features();
+/// assert_eq!(doc["ociVersionMax"], husk::features::OCI_VERSION_MAX);
+/// ```
 pub fn features() -> Value {
     let host = crate::lsm::HostLsm::detect();
     let caps: Vec<String> = ::caps::all()

@@ -1,6 +1,7 @@
 //! Runs every example in `runtime-lib/examples/` as root against a busybox bundle
-//! built here, so the examples keep working. `cargo test -p husk --test examples`
-//! builds the examples first (cargo builds a package's examples for its tests).
+//! built here, so the examples keep working. The test builds the examples itself
+//! (`cargo build -p husk --examples`, once, with the cargo that runs it): a test run
+//! of one test target does not build them, and a stale binary would test old code.
 //!
 //! Each example gets its own bundle and state root under a scratch directory that
 //! is removed (with any container left in it) even when the test fails.
@@ -10,6 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
@@ -114,19 +116,33 @@ impl Drop for Scratch {
     }
 }
 
-/// `target/<profile>/examples/<name>`: this test is `target/<profile>/deps/examples-*`.
+/// `target/<profile>/examples/<name>` (this test is `target/<profile>/deps/examples-*`),
+/// built up to date by the first call.
 fn example_path(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let me = std::env::current_exe().expect("current_exe");
     let profile_dir = me
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>");
+    let built = BUILT.get_or_init(|| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "-p", "husk", "--examples"]);
+        if profile_dir.file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        let out = cmd.output().map_err(|e| format!("run cargo: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    if let Err(e) = built {
+        panic!("cargo build -p husk --examples failed:\n{e}");
+    }
     let exe = profile_dir.join("examples").join(name);
-    assert!(
-        exe.exists(),
-        "{} is not built: cargo build -p husk --examples",
-        exe.display()
-    );
+    assert!(exe.exists(), "{} is missing after the build", exe.display());
     exe
 }
 

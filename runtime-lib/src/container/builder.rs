@@ -74,6 +74,18 @@ impl ContainerBuilder {
     /// Like [`ContainerBuilder::console_socket`] with an already connected socket,
     /// e.g. one end of [`crate::tty::socketpair`] whose other end the caller reads
     /// with [`crate::tty::recv_master`].
+    ///
+    /// ```no_run
+    /// use std::os::fd::AsFd;
+    ///
+    /// let (ours, theirs) = husk::tty::socketpair()?;
+    /// let mut c = husk::ContainerBuilder::new("c1", "/path/to/bundle") // process.terminal: true
+    ///     .console_fd(theirs)
+    ///     .create()?;
+    /// let (master, _name) = husk::tty::recv_master(ours.as_fd())?;
+    /// c.start()?; // the container's terminal output is read from `master`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn console_fd(mut self, fd: OwnedFd) -> Self {
         self.console_socket = Some(ConsoleSocket::Connected(std::sync::Arc::new(fd)));
         self
