@@ -23,6 +23,7 @@ pub mod intelrdt;
 pub mod lsm;
 pub mod namespaces;
 pub mod paths;
+pub mod plan;
 pub mod process;
 pub mod rootfs;
 pub mod rootless;
