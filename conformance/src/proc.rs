@@ -36,11 +36,7 @@ fn is_tracked(pid: i32) -> bool {
 /// Makes this process a child subreaper, so that orphaned descendants (the
 /// container inits left behind by `create`) are re-parented to it.
 pub fn become_subreaper() -> io::Result<()> {
-    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer argument only.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(nix::sys::prctl::set_child_subreaper(true)?)
 }
 
 /// CPU time and peak memory from `wait4`.
