@@ -145,43 +145,7 @@ pub enum MountStep {
         destination: PathBuf,
     },
     /// One entry of `mounts`, exactly as husk applies it.
-    #[serde(rename_all = "camelCase")]
-    Mount {
-        /// Index in `mounts`.
-        index: usize,
-        /// Destination inside the container.
-        destination: PathBuf,
-        /// Filesystem type (`bind` for bind mounts).
-        #[serde(rename = "type")]
-        fstype: String,
-        /// Source (binds: absolute host path).
-        source: Option<PathBuf>,
-        /// The mount: its MS_* flags and data. A tmpfs on an existing directory
-        /// without `mode=` gets that directory's mode added to its data at apply.
-        mount: MountCall,
-        /// Binds only: the remount (`bind,remount` + these flags) that applies the
-        /// options a bind cannot take at once; `None`: no remount.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        remount: Option<MountCall>,
-        /// Flags the options clear explicitly (`rw`, `suid`, `dev`, `exec`, ...).
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        cleared: Vec<String>,
-        /// Propagation changes after the mount, in order.
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        propagation: Vec<String>,
-        /// Recursive attributes set with `mount_setattr(AT_RECURSIVE)`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        recursive: Option<RecursiveAttrs>,
-        /// An idmapped bind: the mappings of its user namespace.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        idmap: Option<crate::rootfs::idmap::IdmapOp>,
-        /// `tmpcopyup`: the new tmpfs starts with a copy of what it covers.
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        tmpcopyup: bool,
-        /// How a `cgroup` mount is made (it is not one mount(2) call).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        note: Option<String>,
-    },
+    Mount(Box<PlannedMount>),
     /// In a user namespace: a host device node bound in (`bind`, then remounted
     /// `nosuid,noexec`) instead of `mknod` (a node the host lacks is made with mknod).
     DeviceBind {
@@ -214,6 +178,50 @@ pub enum MountStep {
         /// The rootfs.
         destination: PathBuf,
     },
+}
+
+/// One entry of `mounts` in the plan (the `mount` step).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedMount {
+    /// Index in `mounts`.
+    pub index: usize,
+    /// Destination inside the container.
+    pub destination: PathBuf,
+    /// Filesystem type (`bind` for bind mounts).
+    #[serde(rename = "type")]
+    pub fstype: String,
+    /// Source (binds: absolute host path).
+    pub source: Option<PathBuf>,
+    /// The mount: its MS_* flags and data. A tmpfs on an existing directory
+    /// without `mode=` gets that directory's mode added to its data at apply.
+    pub mount: MountCall,
+    /// Binds only: the remount (`bind,remount` + these flags) that applies the
+    /// options a bind cannot take at once; `None`: no remount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remount: Option<MountCall>,
+    /// Flags the options clear explicitly (`rw`, `suid`, `dev`, `exec`, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cleared: Vec<String>,
+    /// Propagation changes after the mount, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub propagation: Vec<String>,
+    /// Recursive attributes set with `mount_setattr(AT_RECURSIVE)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recursive: Option<RecursiveAttrs>,
+    /// An idmapped bind: the mappings of its user namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idmap: Option<crate::rootfs::idmap::IdmapOp>,
+    /// `tmpcopyup`: the new tmpfs starts with a copy of what it covers.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tmpcopyup: bool,
+    /// In a user namespace, `rbind` + `ro`: the submounts are made read-only too
+    /// (`mount_setattr`), so a host mount below cannot stay writable.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub readonly_submounts: bool,
+    /// How a `cgroup` mount is made (it is not one mount(2) call).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `mount_setattr` attributes, by recursive option name.
@@ -500,7 +508,7 @@ fn bind_remount(m: &MountOp) -> Option<MountCall> {
     })
 }
 
-fn mount_step(m: &MountOp) -> MountStep {
+fn mount_step(m: &MountOp, userns: bool) -> MountStep {
     let bind = m.is_bind();
     let mount = if bind {
         call(m.flags & (MsFlags::MS_BIND | MsFlags::MS_REC).bits(), "")
@@ -513,7 +521,8 @@ fn mount_step(m: &MountOp) -> MountStep {
          nosuid,nodev,noexec and ro as asked"
             .to_string()
     });
-    MountStep::Mount {
+    let rec_ro = (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY).bits();
+    MountStep::Mount(Box::new(PlannedMount {
         index: m.index,
         destination: m.dest.clone(),
         fstype: m.typ.clone(),
@@ -532,8 +541,9 @@ fn mount_step(m: &MountOp) -> MountStep {
         }),
         idmap: m.idmap.clone(),
         tmpcopyup: m.copyup,
+        readonly_submounts: bind && userns && m.flags & rec_ro == rec_ro,
         note,
-    }
+    }))
 }
 
 fn rootfs(r: &RootfsPlan, terminal: bool) -> RootfsView {
@@ -547,7 +557,7 @@ fn rootfs(r: &RootfsPlan, terminal: bool) -> RootfsView {
             destination: r.rootfs.clone(),
         });
     }
-    steps.extend(r.mounts.iter().map(mount_step));
+    steps.extend(r.mounts.iter().map(|m| mount_step(m, r.bind_devices)));
     if r.bind_devices {
         steps.extend(r.devices.iter().map(|d| MountStep::DeviceBind {
             destination: d.path.clone(),
@@ -624,5 +634,97 @@ fn seccomp(s: &crate::seccomp::SeccompPlan) -> SeccompView {
         skipped: s.skipped.len(),
         flags,
         listener: s.listener.as_ref().map(|l| l.path.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn init_plan(json: &str) -> InitPlan {
+        let spec: oci_spec::runtime::Spec = serde_json::from_str(json).unwrap();
+        let opts = crate::process::PlanOptions::default();
+        InitPlan::from_spec("c1", &spec, std::path::Path::new("/b"), &opts).unwrap()
+    }
+
+    #[test]
+    fn mounts_in_apply_order_with_named_flags() {
+        let p = init_plan(
+            r#"{"ociVersion":"1.2.0","root":{"path":"rootfs","readonly":true},
+            "process":{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],
+              "capabilities":{"bounding":["CAP_KILL"]},
+              "rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":20}]},
+            "mounts":[
+              {"destination":"/data","source":"data","options":["rbind","ro","rw","nosuid","rprivate"]},
+              {"destination":"/t","type":"tmpfs","source":"tmpfs","options":["noexec","size=1m","rro"]}],
+            "linux":{"namespaces":[{"type":"mount"},{"type":"pid"},{"type":"network","path":"/proc/1/ns/net"}],
+              "maskedPaths":["/proc/kcore"],"readonlyPaths":["proc/sys"]}}"#,
+        );
+        let r = rootfs(&p.rootfs, false);
+        let steps: Vec<String> = r
+            .mounts
+            .iter()
+            .map(|s| {
+                serde_json::to_value(s).unwrap()["step"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                "rootPropagation",
+                "rootfsBind",
+                "mount",
+                "mount",
+                "readonlyPath",
+                "maskedPath",
+                "rootReadonly"
+            ]
+        );
+        let MountStep::Mount(data) = &r.mounts[2] else {
+            panic!("{:?}", r.mounts[2])
+        };
+        assert_eq!(
+            data.source.as_deref(),
+            Some(std::path::Path::new("/b/data"))
+        );
+        assert_eq!(data.mount.flags, ["bind", "rec"]);
+        // `rw` after `ro`: not read-only, and the remount clears it.
+        let remount = data.remount.as_ref().map(|r| r.flags.clone());
+        assert_eq!(
+            remount,
+            Some(vec!["nosuid".into(), "remount".into(), "bind".into()])
+        );
+        assert_eq!(data.cleared, ["ro"]);
+        assert_eq!(data.propagation, ["rprivate"]);
+        let MountStep::Mount(t) = &r.mounts[3] else {
+            panic!("{:?}", r.mounts[3])
+        };
+        assert_eq!(
+            (t.mount.flags.clone(), t.mount.data.as_str()),
+            (vec!["noexec".to_string()], "size=1m")
+        );
+        assert_eq!(
+            t.recursive.as_ref().map(|a| a.set.clone()),
+            Some(vec!["rro".to_string()])
+        );
+        let v = serde_json::to_value(&r.mounts[4]).unwrap();
+        assert_eq!(v["destination"], "/proc/sys");
+        assert_eq!(r.switch_root, "pivot_root");
+
+        let ns = namespaces(&p.ns);
+        assert_eq!(ns.create, ["mnt", "pid"]);
+        assert_eq!(ns.join.len(), 1);
+        assert_eq!(
+            (ns.join[0].kind.as_str(), ns.clone.as_str()),
+            ("net", "intermediate")
+        );
+        assert_eq!(names::caps(p.process.caps.bounding), ["CAP_KILL"]);
+        assert_eq!(
+            names::rlimit(p.process.rlimits[0].resource),
+            "RLIMIT_NOFILE"
+        );
     }
 }
