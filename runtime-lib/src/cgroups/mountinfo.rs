@@ -134,7 +134,7 @@ pub fn parse_proc_cgroup(text: &str) -> Option<Vec<ProcCgroupEntry>> {
     parsed
         .into_iter()
         .map(|c| {
-            c.pathname.starts_with('/').then(|| ProcCgroupEntry {
+            c.pathname.starts_with('/').then_some(ProcCgroupEntry {
                 hierarchy_id: c.hierarchy,
                 controllers: c.controllers,
                 path: c.pathname,
