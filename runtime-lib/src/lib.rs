@@ -49,6 +49,7 @@ mod intelrdt;
 mod lsm;
 mod namespaces;
 mod paths;
+pub mod plan;
 mod process;
 mod rootfs;
 pub mod rootless;

@@ -132,9 +132,9 @@ pub(crate) fn oom_score_adj(wanted: i32, current: i32) -> i32 {
 
 /// The calling process's `oom_score_adj` (0 when it cannot be read).
 pub(crate) fn current_oom_score_adj() -> i32 {
-    std::fs::read_to_string("/proc/self/oom_score_adj")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
+    procfs::process::Process::myself()
+        .and_then(|p| p.oom_score_adj())
+        .map(i32::from)
         .unwrap_or(0)
 }
 

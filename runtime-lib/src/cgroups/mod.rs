@@ -37,7 +37,7 @@ mod error;
 mod freezer;
 mod fsio;
 mod handle;
-mod layout;
+pub(crate) mod layout;
 mod lifecycle;
 mod mountinfo;
 mod path;

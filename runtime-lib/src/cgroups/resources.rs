@@ -81,14 +81,12 @@ impl CgroupHandle {
 
     /// The writes [`CgroupHandle::apply`] would do, without doing them (for
     /// `--dry-run` and debugging).
-    #[allow(dead_code)] // for the --dry-run plan (issue 16b)
     pub fn plan(&self, r: &LinuxResources) -> Result<Vec<Write>, CgroupError> {
         plan::plan(r, &self.plan_host(r))
     }
 
     /// The cgroup-v2 device filter [`CgroupHandle::apply`] would attach
     /// (for debugging; `None` where no filter is needed).
-    #[allow(dead_code)] // for the --dry-run plan (issue 16b)
     pub fn device_filter(&self, r: &LinuxResources) -> Result<Option<DeviceFilter>, CgroupError> {
         plan::device_filter(r, &self.plan_host(r))
     }

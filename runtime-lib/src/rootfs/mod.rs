@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
-pub use dev::DeviceOp;
+pub use dev::{DeviceOp, DEV_SYMLINKS};
 pub use plan::MountOp;
 
 /// Errors while planning or building the rootfs.

@@ -29,12 +29,12 @@ pub use features::{supported, SeccompFeatures};
 pub use listener::send_to_listener;
 pub use load::CompiledFilter;
 pub use plan::plan;
-pub use types::{ListenerPlan, SeccompPlan};
+pub use types::{Action, ListenerPlan, SeccompPlan};
 // The module's tests name these through `super::*`.
 #[cfg(test)]
 #[allow(unused_imports)]
 pub use {
     features::libseccomp_version,
     listener::process_state_message,
-    types::{Action, ArgCondition, CompareOp, FilterFlags, RulePlan, SkipReason, SkippedSyscall},
+    types::{ArgCondition, CompareOp, FilterFlags, RulePlan, SkipReason, SkippedSyscall},
 };

@@ -28,6 +28,20 @@ pub enum Action {
 }
 
 impl Action {
+    /// The OCI spelling of the action (without its return data).
+    pub fn spec_name(self) -> &'static str {
+        match self {
+            Self::KillThread => "SCMP_ACT_KILL_THREAD",
+            Self::KillProcess => "SCMP_ACT_KILL_PROCESS",
+            Self::Trap => "SCMP_ACT_TRAP",
+            Self::Errno(_) => "SCMP_ACT_ERRNO",
+            Self::Trace(_) => "SCMP_ACT_TRACE",
+            Self::Allow => "SCMP_ACT_ALLOW",
+            Self::Log => "SCMP_ACT_LOG",
+            Self::Notify => "SCMP_ACT_NOTIFY",
+        }
+    }
+
     pub(super) fn to_scmp(self) -> ScmpAction {
         match self {
             Self::KillThread => ScmpAction::KillThread,

@@ -451,7 +451,9 @@ mod tests {
             bind(l.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
             listen(&l, Backlog::new(1).unwrap()).unwrap();
             let c = connect_path(&path).unwrap();
-            let conn = nix::sys::socket::accept(&l).unwrap();
+            let conn = nix::sys::socket::accept(l.as_raw_fd()).unwrap();
+            // SAFETY: accept returned a new fd that nothing else owns.
+            let conn = unsafe { std::os::fd::OwnedFd::from_raw_fd(conn) };
             let f = std::fs::File::open("/dev/null").unwrap();
             send_master(c.as_fd(), f.as_fd(), MASTER_NAME).unwrap();
             assert_eq!(recv_master(conn.as_fd()).unwrap().1, MASTER_NAME);
