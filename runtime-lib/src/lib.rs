@@ -25,6 +25,7 @@
 //! The public API is what this page lists: the container handle and its builders
 //! and options, the state and status types, [`features`], the error types
 //! ([`error`]), and the extension points: [`tty`] (console socket, pty master),
+//! [`plan`] (what `create` would apply, from [`ContainerBuilder::plan`]),
 //! [`spec`] (load, validate and default configs), [`rootless`] (defaults for an
 //! unprivileged caller), [`checkpoint`] (CRIU options) and [`cgroups`] (stats and
 //! the systemd driver's path check). Everything else is internal. The hidden
