@@ -13,7 +13,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use husk::security::exe_guard;
+use husk::unstable::exe_guard;
 
 /// The opt-out: run without the CVE-2019-5736 guard.
 pub const OPT_OUT: &str = "HUSK_NO_EXE_GUARD";

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod common;
 use common::{husk_command, HUSK};
 

@@ -10,9 +10,9 @@ mod netlink;
 mod nsfiles;
 mod userns;
 
-pub use idmap::{helper_args, write_id_maps, MapMethod, MapWriter};
+pub use idmap::{write_id_maps, MapMethod, MapWriter};
 pub use loopback::loopback_up;
-pub use nsfiles::{join_files, join_order, open_ns_files};
+pub use nsfiles::{join_files, open_ns_files};
 pub use userns::userns_with_maps;
 
 use nix::sched::CloneFlags;

@@ -56,6 +56,7 @@ pub struct PathError {
 #[derive(Debug)]
 pub struct Root {
     fd: OwnedFd,
+    #[allow(dead_code)] // shown by `Debug` only; never used for lookups
     host: PathBuf,
 }
 
@@ -87,11 +88,6 @@ impl Root {
             fd,
             host: host.to_path_buf(),
         })
-    }
-
-    /// The host path this root was opened from (for messages only; never used for lookups).
-    pub fn host_path(&self) -> &Path {
-        &self.host
     }
 
     /// Opens `path` (container view) as an `O_PATH` fd without leaving the root.

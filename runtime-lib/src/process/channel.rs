@@ -2,7 +2,7 @@
 //! every message arrives whole and a dead peer reads as end-of-file.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
@@ -131,11 +131,6 @@ impl Channel {
             let msg = serde_json::from_slice(&buf[..n]).map_err(io::Error::other)?;
             return Ok((msg, fd));
         }
-    }
-
-    /// The underlying fd.
-    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.fd.as_fd()
     }
 }
 

@@ -11,7 +11,7 @@ mod plan;
 mod spawn;
 
 pub use exec::{spawn_exec, ExecBase, ExecPlan, NsHandles};
-pub use plan::{InitPlan, PlanOptions, ProcessPlan};
+pub use plan::{InitPlan, PlanOptions};
 pub use spawn::spawn_init;
 
 /// Errors while starting the container's processes.
