@@ -21,9 +21,11 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
-    /// Creating the container's processes failed.
+    /// Creating the container's processes failed. A failure inside the
+    /// container's init that has a typed form arrives as that variant instead
+    /// (a mount as [`Error::Rootfs`], a hook as [`Error::Hook`]).
     #[error(transparent)]
-    Process(#[from] crate::process::ProcessError),
+    Process(crate::process::ProcessError),
     /// The rootfs plan could not be made.
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
@@ -62,4 +64,16 @@ pub enum Error {
     /// A config feature husk does not implement.
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl From<crate::process::ProcessError> for Error {
+    fn from(e: crate::process::ProcessError) -> Self {
+        use crate::process::ProcessError;
+        match e {
+            // The same variant a failure in the runtime itself would give.
+            ProcessError::Init(init) => init.into_error(),
+            ProcessError::Hook(h) => Error::Hook(h),
+            other => Error::Process(other),
+        }
+    }
 }

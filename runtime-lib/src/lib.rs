@@ -3,9 +3,9 @@
 //! Create a container from a bundle with [`ContainerBuilder`], then drive it with
 //! [`Container`]: start, kill, delete, state. The library never prints, never exits
 //! the process, and leaves the caller's cwd, environment, umask and signal mask alone.
-//! Creation forks the container's init from the calling process, so call it from a
-//! single-threaded process (the CLI is; a multi-threaded embedder should create from
-//! a helper process).
+//! Creation forks the container's init from the calling process; from a
+//! multi-threaded program (tokio) the forks are made by a single-threaded helper:
+//! see [`helper`].
 
 pub use oci_spec;
 
@@ -16,6 +16,7 @@ pub mod container;
 mod error;
 pub mod fault;
 pub mod features;
+pub mod helper;
 #[cfg(test)]
 mod fuzz;
 pub mod hooks;
