@@ -16,9 +16,9 @@ pub mod container;
 mod error;
 pub mod fault;
 pub mod features;
-pub mod helper;
 #[cfg(test)]
 mod fuzz;
+pub mod helper;
 pub mod hooks;
 pub mod intelrdt;
 pub mod lsm;

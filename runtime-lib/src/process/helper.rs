@@ -133,7 +133,11 @@ pub(crate) fn clone_child(job: Job, fds: ChildFds) -> Result<i32, ProcessError> 
         source: e.into(),
     })?;
     let mut keep: Vec<RawFd> = vec![theirs.as_raw_fd(), fds.channel];
-    keep.extend([fds.fifo, fds.console, fds.init, fds.root].into_iter().flatten());
+    keep.extend(
+        [fds.fifo, fds.console, fds.init, fds.root]
+            .into_iter()
+            .flatten(),
+    );
     if let Job::Init { idmap_fds, .. } | Job::InitIntermediate { idmap_fds, .. } = &job {
         keep.extend(idmap_fds.iter().map(|(_, fd)| *fd));
     }
@@ -153,9 +157,7 @@ pub(crate) fn clone_child(job: Job, fds: ChildFds) -> Result<i32, ProcessError> 
             Ok(())
         });
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(sys_err("start the clone helper"))?;
+    let mut child = cmd.spawn().map_err(sys_err("start the clone helper"))?;
     drop(theirs);
     let request = serde_json::to_vec(&Request { job, fds }).map_err(std::io::Error::other);
     let mut sock = std::fs::File::from(ours);

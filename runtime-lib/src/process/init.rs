@@ -129,7 +129,9 @@ fn setup(
         // A cwd missing from the image is created now, while the root is still
         // writable (runc's order); finalize only checks it after the switch.
         root.ensure(&plan.process.cwd, crate::paths::Kind::Dir)
-            .map_err(|e| InitError::cwd(&plan.process.cwd, &e.source, format!("process.cwd: {e}")))?;
+            .map_err(|e| {
+                InitError::cwd(&plan.process.cwd, &e.source, format!("process.cwd: {e}"))
+            })?;
     }
     // Only now read-only and masked paths and the read-only root: hooks may write
     // into the rootfs (runc's order too).

@@ -68,11 +68,24 @@ struct WireHook {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum WireHookFailure {
-    Invalid { field: String, reason: String },
+    Invalid {
+        field: String,
+        reason: String,
+    },
     Spawn(WireIo),
-    Io { what: String, source: WireIo },
-    Timeout { timeout: i64, stderr: String },
-    Failed { status: i32, stderr: String, stdout: String },
+    Io {
+        what: String,
+        source: WireIo,
+    },
+    Timeout {
+        timeout: i64,
+        stderr: String,
+    },
+    Failed {
+        status: i32,
+        stderr: String,
+        stdout: String,
+    },
 }
 
 /// A failure reported by a setup process over the channel.
@@ -127,13 +140,11 @@ impl InitError {
                 op: Cow::Owned(op),
                 source: source.to_io(),
             }),
-            Kind::Executable { path, source } => {
-                crate::Error::Process(ProcessError::Executable {
-                    path,
-                    source: source.to_io(),
-                    message: self.message,
-                })
-            }
+            Kind::Executable { path, source } => crate::Error::Process(ProcessError::Executable {
+                path,
+                source: source.to_io(),
+                message: self.message,
+            }),
             Kind::Cwd { path, source } => crate::Error::Process(ProcessError::Cwd {
                 path,
                 source: source.to_io(),
@@ -279,7 +290,9 @@ mod tests {
 
     fn roundtrip(e: InitError) -> crate::Error {
         let json = serde_json::to_string(&e).unwrap();
-        serde_json::from_str::<InitError>(&json).unwrap().into_error()
+        serde_json::from_str::<InitError>(&json)
+            .unwrap()
+            .into_error()
     }
 
     #[test]
@@ -333,7 +346,11 @@ mod tests {
 
     #[test]
     fn executable_and_cwd_and_other() {
-        match roundtrip(InitError::executable("/x", libc::ENOENT, "exec: \"/x\"".into())) {
+        match roundtrip(InitError::executable(
+            "/x",
+            libc::ENOENT,
+            "exec: \"/x\"".into(),
+        )) {
             crate::Error::Process(ProcessError::Executable { path, source, .. }) => {
                 assert_eq!(path, "/x");
                 assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
@@ -341,7 +358,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let enotdir = io::Error::from_raw_os_error(libc::ENOTDIR);
-        match roundtrip(InitError::cwd("/etc/passwd", &enotdir, "process.cwd".into())) {
+        match roundtrip(InitError::cwd(
+            "/etc/passwd",
+            &enotdir,
+            "process.cwd".into(),
+        )) {
             crate::Error::Process(ProcessError::Cwd { path, source, .. }) => {
                 assert_eq!(path, PathBuf::from("/etc/passwd"));
                 assert_eq!(source.raw_os_error(), Some(libc::ENOTDIR));
