@@ -37,6 +37,7 @@ fn main() {
             typed_errors_through_the_helper,
         ),
         ("exec_through_the_helper", exec_through_the_helper),
+        ("helper_overhead", helper_overhead),
         ("tokio_stress_200_containers", tokio_stress_200_containers),
     ];
     let mut failed = Vec::new();
@@ -212,6 +213,41 @@ fn exec_through_the_helper() {
         support::wait_pid(c.pid());
         c.delete(true).expect("delete");
     });
+}
+
+/// create+start+wait+delete of `n` containers; the median wall time of one.
+fn lifecycle_median(b: &Bundle, n: usize) -> Duration {
+    let mut times: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let id = support::unique("ovh");
+            let mut c = husk::ContainerBuilder::new(&id, &b.dir)
+                .root(&b.root)
+                .create()
+                .expect("create");
+            c.start().expect("start");
+            assert_eq!(support::wait_pid(c.pid()), 0);
+            c.delete(false).expect("delete");
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[n / 2]
+}
+
+/// What the helper costs a multi-threaded caller (printed; the direct path must
+/// still work and the helper path must not be wildly slower).
+fn helper_overhead() {
+    const N: usize = 21;
+    let b = Bundle::new("ovh");
+    let direct = lifecycle_median(&b, N);
+    let mut helper = Duration::ZERO;
+    with_second_thread(|| helper = lifecycle_median(&b, N));
+    eprintln!(
+        "helper overhead: create+start+wait+delete median direct {direct:.2?}, \
+         through the helper {helper:.2?} ({N} each, this test binary as the helper)"
+    );
+    assert!(helper < direct * 10 + Duration::from_millis(100), "{helper:?} vs {direct:?}");
 }
 
 fn tokio_stress_200_containers() {
