@@ -72,7 +72,7 @@ impl From<crate::process::ProcessError> for Error {
         match e {
             // The same variant a failure in the runtime itself would give.
             ProcessError::Init(init) => init.into_error(),
-            ProcessError::Hook(h) => Error::Hook(h),
+            ProcessError::Hook(h) => Error::Hook(*h),
             other => Error::Process(other),
         }
     }

@@ -25,6 +25,8 @@
 //!
 //! The container's processes are children of the caller either way (the helper
 //! clones them with `CLONE_PARENT`), so waiting for them works as usual.
+// The example is about what `main` must do first.
+#![allow(clippy::needless_doctest_main)]
 
 use std::path::PathBuf;
 

@@ -247,7 +247,10 @@ fn helper_overhead() {
         "helper overhead: create+start+wait+delete median direct {direct:.2?}, \
          through the helper {helper:.2?} ({N} each, this test binary as the helper)"
     );
-    assert!(helper < direct * 10 + Duration::from_millis(100), "{helper:?} vs {direct:?}");
+    assert!(
+        helper < direct * 10 + Duration::from_millis(100),
+        "{helper:?} vs {direct:?}"
+    );
 }
 
 fn tokio_stress_200_containers() {
@@ -282,7 +285,7 @@ fn tokio_stress_200_containers() {
                     tracing::debug!(worker = w, total, "noise");
                     drop(v);
                     rounds += 1;
-                    if rounds % 50 == 0 {
+                    if rounds.is_multiple_of(50) {
                         tokio::task::yield_now().await;
                     }
                 }

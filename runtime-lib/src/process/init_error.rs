@@ -92,7 +92,8 @@ enum WireHookFailure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct InitError {
-    kind: Kind,
+    // Boxed: it rides in every `Result` of the runtime's error type.
+    kind: Box<Kind>,
     message: String,
 }
 
@@ -100,7 +101,7 @@ impl InitError {
     /// A failure known only by its message (`field: what went wrong`).
     pub(crate) fn other(message: impl Into<String>) -> Self {
         InitError {
-            kind: Kind::Other,
+            kind: Box::new(Kind::Other),
             message: message.into(),
         }
     }
@@ -108,10 +109,10 @@ impl InitError {
     /// `process.args[0]` is missing or not executable.
     pub(crate) fn executable(path: &str, errno: i32, message: String) -> Self {
         InitError {
-            kind: Kind::Executable {
+            kind: Box::new(Kind::Executable {
                 path: path.to_string(),
                 source: WireIo::from_io(&io::Error::from_raw_os_error(errno)),
-            },
+            }),
             message,
         }
     }
@@ -119,10 +120,10 @@ impl InitError {
     /// `process.cwd` could not be used.
     pub(crate) fn cwd(path: impl Into<PathBuf>, source: &io::Error, message: String) -> Self {
         InitError {
-            kind: Kind::Cwd {
+            kind: Box::new(Kind::Cwd {
                 path: path.into(),
                 source: WireIo::from_io(source),
-            },
+            }),
             message,
         }
     }
@@ -134,7 +135,7 @@ impl InitError {
 
     /// The typed error the runtime reports for this failure.
     pub(crate) fn into_error(self) -> crate::Error {
-        match self.kind {
+        match *self.kind {
             Kind::Rootfs { what, op, source } => crate::Error::Rootfs(RootfsError::Apply {
                 what,
                 op: Cow::Owned(op),
@@ -152,7 +153,7 @@ impl InitError {
             }),
             Kind::Hook(h) => crate::Error::Hook(h.into_hook_error()),
             Kind::Other => crate::Error::Process(ProcessError::Init(InitError {
-                kind: Kind::Other,
+                kind: Box::new(Kind::Other),
                 message: self.message,
             })),
         }
@@ -176,11 +177,11 @@ impl From<RootfsError> for InitError {
         let message = e.to_string();
         match e {
             RootfsError::Apply { what, op, source } => InitError {
-                kind: Kind::Rootfs {
+                kind: Box::new(Kind::Rootfs {
                     what,
                     op: op.into_owned(),
                     source: WireIo::from_io(&source),
-                },
+                }),
                 message,
             },
             _ => InitError::other(message),
@@ -214,11 +215,11 @@ impl From<HookError> for InitError {
             },
         };
         InitError {
-            kind: Kind::Hook(WireHook {
+            kind: Box::new(Kind::Hook(WireHook {
                 path: hook.path,
                 position: hook.position.map(|(k, i)| (k.to_string(), i)),
                 failure,
-            }),
+            })),
             message,
         }
     }

@@ -30,7 +30,7 @@ pub enum ProcessError {
     },
     /// A prestart or createRuntime hook failed (becomes [`crate::Error::Hook`]).
     #[error(transparent)]
-    Hook(crate::hooks::HookError),
+    Hook(Box<crate::hooks::HookError>),
     /// The container's init (or an exec'd process) reported a failure during
     /// set-up that has no more specific variant; its message names the field.
     #[error("container init: {0}")]

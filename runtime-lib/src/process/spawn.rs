@@ -217,7 +217,8 @@ fn finish(
 fn run_runtime_hooks(plan: &InitPlan, state: &[u8]) -> Result<(), ProcessError> {
     let Some(h) = &plan.hooks else { return Ok(()) };
     for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
-        crate::hooks::run_hooks(kind, kind.select(h), state).map_err(ProcessError::Hook)?;
+        crate::hooks::run_hooks(kind, kind.select(h), state)
+            .map_err(|e| ProcessError::Hook(Box::new(e)))?;
     }
     Ok(())
 }
