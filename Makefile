@@ -61,10 +61,13 @@ demo: build
 	@echo "--- husk run demo-$$$$ (bundle $(DEMO)) ---"
 	@$(HUSK) --root /run/husk run --bundle $(DEMO) demo-$$$$
 
-# Every test: unit tests (pure logic) and the root-only integration suites.
+# Every test: unit tests (pure logic) and the root-only integration suites, then the
+# library's docs (no warnings) and `cargo package -p husk` (the crate as published builds).
 test: deps deps-e2e
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace -- --test-threads=4
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p husk --no-deps
+	$(CARGO) package -p husk --allow-dirty
 	V2_RUNTIMES=husk bash conformance/vm/test-v2.sh target/debug/husk
 	SD_RUNTIMES=husk bash conformance/vm/test-systemd.sh target/debug/husk
 	LSM_RUNTIMES=husk bash conformance/vm/test-lsm.sh target/debug/husk

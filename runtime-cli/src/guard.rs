@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use husk::security::exe_guard;
+use husk::unstable::exe_guard;
 
 /// Re-executes husk from a guarded copy when needed. Never fails: when no copy can
 /// be made it says so (as root) and runs on.

@@ -68,7 +68,7 @@ impl Logger {
 
     /// Writes one record.
     pub fn write(&self, level: &Level, msg: &str) {
-        let time = husk::state::rfc3339_nano(std::time::SystemTime::now());
+        let time = husk::unstable::rfc3339_nano(std::time::SystemTime::now());
         let line = if self.json {
             let v = serde_json::json!({"level": level_name(level), "msg": msg, "time": time});
             format!("{v}\n")

@@ -336,40 +336,40 @@ fn run_foreground_with_a_terminal_on_stdin() {
     b.set_script("stty size; tty; read x; echo got:$x");
     b.write_config();
     // The caller's terminal: a pty of the host.
-    let root = fs::File::open("/").unwrap();
-    let host = husk::tty::Pty::open_in(root.as_fd()).expect("host pty");
+    let pty = nix::pty::openpty(None, None).expect("host pty");
+    let (master, peer) = (pty.master, pty.slave);
     husk::tty::set_winsize(
-        host.peer.as_fd(),
+        peer.as_fd(),
         husk::tty::WinSize {
             rows: 40,
             cols: 100,
         },
     )
     .unwrap();
-    let before = termios(&host.peer);
+    let before = termios(&peer);
     let id = b.new_id();
     let mut child = Command::new(HUSK)
         .arg("--root")
         .arg(&b.root)
         .args(["run", "--bundle", b.dir_str(), &id])
         .env(MARK, &b.name)
-        .stdin(host.peer.try_clone().unwrap())
-        .stdout(host.peer.try_clone().unwrap())
-        .stderr(host.peer.try_clone().unwrap())
+        .stdin(peer.try_clone().unwrap())
+        .stdout(peer.try_clone().unwrap())
+        .stderr(peer.try_clone().unwrap())
         .spawn()
         .unwrap();
-    let out = converse(&host.master, "", "/dev/pts/0");
+    let out = converse(&master, "", "/dev/pts/0");
     assert!(
         out.contains("40 100"),
         "the caller's size is not the pty's: {out:?}"
     );
-    let raw = termios(&host.peer);
+    let raw = termios(&peer);
     assert_eq!(
         raw.c_lflag & (libc::ICANON | libc::ECHO),
         0,
         "stdin is not raw"
     );
-    let out = converse(&host.master, "typed\r", "got:typed");
+    let out = converse(&master, "typed\r", "got:typed");
     assert!(out.contains("got:typed"), "{out:?}");
     let start = Instant::now();
     let status = loop {
@@ -380,7 +380,7 @@ fn run_foreground_with_a_terminal_on_stdin() {
         std::thread::sleep(Duration::from_millis(5));
     };
     assert!(status.success(), "{status:?}");
-    let after = termios(&host.peer);
+    let after = termios(&peer);
     assert_eq!(
         (after.c_lflag, after.c_iflag, after.c_oflag),
         (before.c_lflag, before.c_iflag, before.c_oflag),

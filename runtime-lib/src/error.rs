@@ -1,10 +1,39 @@
 //! The library's error type: one enum a caller can match on, each variant carrying
-//! the module error that names the field, path or syscall.
+//! the module error that names the field, path or syscall. The module errors are
+//! re-exported here so a caller can match on their variants.
+
+pub use crate::cgroups::{CgroupError, SystemdError};
+pub use crate::checkpoint::CheckpointError;
+pub use crate::hooks::{HookError, HookKind, HookRef};
+pub use crate::intelrdt::RdtError;
+pub use crate::lsm::LsmError;
+pub use crate::namespaces::netdev::NetDevError;
+pub use crate::namespaces::NamespaceError;
+pub use crate::paths::PathError;
+pub use crate::process::{InitError, ProcessError};
+pub use crate::rootfs::RootfsError;
+pub use crate::seccomp::SeccompError;
+pub use crate::spec::SpecError;
+pub use crate::state::StateError;
+pub use crate::tty::TtyError;
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in husk.
+/// Everything that can go wrong in husk. Match on the variant, then on the module
+/// error it carries:
+///
+/// ```no_run
+/// use husk::error::StateError;
+///
+/// match husk::ContainerBuilder::new("c1", "/path/to/bundle").create() {
+///     Ok(c) => println!("created {}", c.id()),
+///     Err(husk::Error::Spec(e)) => eprintln!("bad config.json: {e}"),
+///     Err(husk::Error::StateFile(StateError::Exists(id))) => eprintln!("{id} exists"),
+///     Err(husk::Error::Hook(e)) => eprintln!("a hook failed: {e}"),
+///     Err(e) => eprintln!("create failed: {e}"),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad or unreadable config.json.

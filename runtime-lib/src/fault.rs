@@ -15,33 +15,24 @@
 /// The environment variable naming the phase to stop at.
 pub const FAULT_PAUSE_ENV: &str = "HUSK_FAULT_PAUSE";
 
-/// The name (`/proc/<pid>/comm`) a process takes while it waits at a fault point.
-pub const FAULT_COMM: &str = "husk-fault";
-
 /// Waits at this point if `HUSK_FAULT_PAUSE` names `phase`: renamed to
-/// [`FAULT_COMM`], the process stops itself (`SIGSTOP`; `SIGCONT` goes on). The
+/// `husk-fault`, the process stops itself (`SIGSTOP`; `SIGCONT` goes on). The
 /// init of a pid namespace cannot stop itself (the kernel drops signals it sends
 /// itself), so there it waits until killed.
 pub fn point(phase: &str) {
     if std::env::var_os(FAULT_PAUSE_ENV).is_none_or(|v| v != phase) {
         return;
     }
-    let mut old = [0u8; 17];
-    // SAFETY: PR_GET_NAME writes at most 16 bytes and a NUL into `old`;
-    // PR_SET_NAME reads a NUL-terminated string.
-    unsafe {
-        libc::prctl(libc::PR_GET_NAME, old.as_mut_ptr());
-        libc::prctl(libc::PR_SET_NAME, c"husk-fault".as_ptr());
-    }
+    let old = nix::sys::prctl::get_name().ok();
+    let _ = nix::sys::prctl::set_name(c"husk-fault");
     if std::process::id() == 1 {
         loop {
             // SAFETY: pause(2) has no preconditions.
             unsafe { libc::pause() };
         }
     }
-    // SAFETY: raise(2) with a valid signal number; SIGSTOP cannot be caught.
-    unsafe {
-        libc::raise(libc::SIGSTOP);
-        libc::prctl(libc::PR_SET_NAME, old.as_ptr());
+    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+    if let Some(old) = old {
+        let _ = nix::sys::prctl::set_name(&old);
     }
 }

@@ -5,6 +5,8 @@ use serde_json::{json, Value};
 
 mod fields;
 
+/// The `linux.seccomp` object of the [`features`] document.
+pub use crate::seccomp::SeccompFeatures;
 pub use fields::{markdown as config_fields_markdown, supported, Support, CONFIG_FIELDS};
 
 /// Oldest runtime-spec version accepted.
@@ -75,7 +77,13 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "unbindable",
 ];
 
-/// The features document.
+/// The features document (`husk features`, runtime-spec's `features.md`), built
+/// from what this husk and this host support.
+///
+/// ```
+/// let doc = husk::features::features();
+/// assert_eq!(doc["ociVersionMax"], husk::features::OCI_VERSION_MAX);
+/// ```
 pub fn features() -> Value {
     let host = crate::lsm::HostLsm::detect();
     let caps: Vec<String> = ::caps::all()

@@ -71,7 +71,7 @@ pub fn in_user_namespace() -> bool {
 
 /// The host uid that `uid` of the caller's user namespace maps to, from `uid_map`
 /// text (pure); `uid` itself in the initial namespace.
-pub fn host_uid_in(uid_map: &str, uid: u32) -> Option<u32> {
+pub(crate) fn host_uid_in(uid_map: &str, uid: u32) -> Option<u32> {
     uid_map.lines().find_map(|l| {
         let f: Vec<u64> = l
             .split_whitespace()
@@ -87,7 +87,7 @@ pub fn host_uid_in(uid_map: &str, uid: u32) -> Option<u32> {
 
 /// The caller's effective uid as the host sees it (the user whose systemd manager
 /// a rootless `--systemd-cgroup` talks to).
-pub fn host_euid() -> u32 {
+pub(crate) fn host_euid() -> u32 {
     let euid = nix::unistd::geteuid().as_raw();
     std::fs::read_to_string("/proc/self/uid_map")
         .ok()
@@ -99,7 +99,7 @@ pub fn host_euid() -> u32 {
 /// `$XDG_RUNTIME_DIR/runc` (set, and the caller is not root, or is root of a user
 /// namespace with `USER` unset or not `root`, as under rootless podman), else
 /// [`crate::DEFAULT_ROOT`]. Pure: `xdg` and `user` are the variables' values.
-pub fn default_root_for(
+pub(crate) fn default_root_for(
     euid: u32,
     userns: bool,
     xdg: Option<&std::ffi::OsStr>,
@@ -112,7 +112,9 @@ pub fn default_root_for(
     }
 }
 
-/// [`default_root_for`] for the calling process.
+/// The default state root for the calling process: `$XDG_RUNTIME_DIR/husk` when runc
+/// would use `$XDG_RUNTIME_DIR/runc` (an unprivileged caller with the variable set), else
+/// [`crate::DEFAULT_ROOT`].
 pub fn default_root() -> PathBuf {
     default_root_for(
         nix::unistd::geteuid().as_raw(),
@@ -124,15 +126,15 @@ pub fn default_root() -> PathBuf {
 
 /// The `oomScoreAdj` an unprivileged process can get: lowering it below the current
 /// value needs CAP_SYS_RESOURCE, so a lower `wanted` stays at `current` (pure).
-pub fn oom_score_adj(wanted: i32, current: i32) -> i32 {
+pub(crate) fn oom_score_adj(wanted: i32, current: i32) -> i32 {
     wanted.max(current)
 }
 
 /// The calling process's `oom_score_adj` (0 when it cannot be read).
-pub fn current_oom_score_adj() -> i32 {
-    std::fs::read_to_string("/proc/self/oom_score_adj")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
+pub(crate) fn current_oom_score_adj() -> i32 {
+    procfs::process::Process::myself()
+        .and_then(|p| p.oom_score_adj())
+        .map(i32::from)
         .unwrap_or(0)
 }
 

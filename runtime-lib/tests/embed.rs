@@ -15,9 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use husk::hooks::{HookError, HookKind};
-use husk::process::ProcessError;
-use husk::rootfs::RootfsError;
+use husk::error::{HookError, HookKind, ProcessError, RootfsError};
 use husk::Error;
 use serde_json::json;
 use support::{Bundle, Leaks};

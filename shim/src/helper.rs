@@ -182,7 +182,7 @@ pub const GUARD_DIR: &str = "/run/husk-exe/shim";
 /// (`husk::security::exe_guard`, made once per binary version) cannot be written.
 /// Falls back to `/proc/self/exe` (with a warning) where the copy cannot be made.
 fn helper_exe() -> PathBuf {
-    use husk::security::exe_guard;
+    use husk::unstable::exe_guard;
     let me = PathBuf::from("/proc/self/exe");
     if std::env::var_os("HUSK_NO_EXE_GUARD").is_some()
         || !nix::unistd::geteuid().is_root()

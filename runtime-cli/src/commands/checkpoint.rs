@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use husk::checkpoint::{plan, CheckpointOptions};
+use husk::checkpoint::{CgroupsMode, CheckpointOptions};
+use husk::unstable as plan;
 
 use crate::Ctx;
 
@@ -67,9 +68,7 @@ impl CriuFlags {
     }
 
     /// `--manage-cgroups-mode`, parsed.
-    pub fn cgroups_mode(
-        &self,
-    ) -> Result<Option<plan::CgroupsMode>, husk::checkpoint::CheckpointError> {
+    pub fn cgroups_mode(&self) -> Result<Option<CgroupsMode>, husk::checkpoint::CheckpointError> {
         self.manage_cgroups_mode
             .as_deref()
             .map(str::parse)

@@ -26,6 +26,11 @@ pub struct CreateFlags {
     /// Pass this many extra fds (3, 4, ...) to the container.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Print the plan husk would apply (namespaces, mounts in order, devices, cgroup
+    /// writes, process, capabilities, rlimits, seccomp, hooks) as JSON, and change
+    /// nothing: no state, no cgroup, no process, no mount.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
 }
 
 impl CreateFlags {
@@ -59,6 +64,17 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
+    if a.flags.dry_run {
+        return print_plan(&a.flags.builder(&a.id, ctx));
+    }
     a.flags.builder(&a.id, ctx).create()?;
+    Ok(0)
+}
+
+/// `--dry-run`: the plan as pretty JSON on stdout.
+pub fn print_plan(b: &husk::ContainerBuilder) -> super::CmdResult {
+    let plan = b.plan()?;
+    let json = serde_json::to_string_pretty(&plan)?;
+    println!("{json}");
     Ok(0)
 }

@@ -15,14 +15,14 @@ pub struct Args {
 pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
     match husk::Container::load(&ctx.root, &a.id) {
         Ok(c) => c.delete(a.force)?,
-        Err(husk::Error::StateFile(husk::state::StateError::NotFound(_))) => {
+        Err(husk::Error::StateFile(husk::error::StateError::NotFound(_))) => {
             // A create that died before writing state.json leaves only the directory:
             // remove it, and with --force a missing container is not an error (as runc).
             // Only when no create holds it: one that is still running has not
             // written its state yet.
-            husk::state::validate_id(&a.id)?;
+            husk::validate_id(&a.id)?;
             let dir = ctx.root.join(&a.id);
-            if let Ok(Some(_lock)) = husk::state::Lock::try_acquire(&dir) {
+            if let Ok(Some(_lock)) = husk::unstable::Lock::try_acquire(&dir) {
                 let _ = std::fs::remove_dir_all(&dir);
             }
             if !a.force {

@@ -74,10 +74,13 @@ pub enum Command {
 impl Command {
     /// Commands that run husk code inside a container's namespaces before an exec.
     pub fn spawns_container_process(&self) -> bool {
-        matches!(
-            self,
-            Command::Create(_) | Command::Run(_) | Command::Exec(_)
-        )
+        // A dry run forks nothing: no guarded copy of the binary is made for it.
+        match self {
+            Command::Create(a) => !a.flags.dry_run,
+            Command::Run(a) => !a.flags.dry_run,
+            Command::Exec(_) => true,
+            _ => false,
+        }
     }
 }
 

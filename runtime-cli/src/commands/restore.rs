@@ -93,7 +93,7 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
     let set = tty::forwarded_signals();
     set.thread_block()?;
     if !a.no_subreaper {
-        let _ = husk::sys::set_child_subreaper();
+        let _ = nix::sys::prctl::set_child_subreaper(true);
     }
     let c = b.restore(&opts)?;
     let mut proxy = tty::receive_or_delete(ours, ctx, &a.id)?;

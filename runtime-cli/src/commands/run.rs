@@ -32,6 +32,14 @@ fn wants_terminal(flags: &CreateFlags) -> bool {
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
+    if a.flags.dry_run {
+        let mut b = a.flags.builder(&a.id, ctx);
+        // In the foreground husk is the console socket itself (see below).
+        if !a.detach && a.flags.console_socket.is_none() && wants_terminal(&a.flags) {
+            b = b.console_fd(tty::console_pair()?.1);
+        }
+        return super::create::print_plan(&b);
+    }
     if a.detach {
         let mut c = a.flags.builder(&a.id, ctx).create()?;
         if let Err(e) = c.start() {
@@ -57,7 +65,7 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
     // forked before this and keeps the original mask.
     let set = tty::forwarded_signals();
     set.thread_block()?;
-    let _ = husk::sys::set_child_subreaper();
+    let _ = nix::sys::prctl::set_child_subreaper(true);
     let pid = c.pid();
     if let Err(e) = c.start() {
         drop(proxy);

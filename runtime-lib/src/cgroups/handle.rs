@@ -215,6 +215,7 @@ impl CgroupHandle {
 
     /// Hybrid only: the container's directory in the v2 hierarchy that sits
     /// beside the v1 ones (`/sys/fs/cgroup/unified/...`).
+    #[cfg(test)]
     pub fn unified_dir(&self) -> Option<PathBuf> {
         match self.mode {
             CgroupMode::Hybrid => self

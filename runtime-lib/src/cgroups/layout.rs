@@ -38,16 +38,6 @@ pub enum HierarchyVersion {
     V2,
 }
 
-impl HierarchyVersion {
-    /// `"v1"` or `"v2"`, for messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HierarchyVersion::V1 => "v1",
-            HierarchyVersion::V2 => "v2",
-        }
-    }
-}
-
 /// One mounted hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hierarchy {

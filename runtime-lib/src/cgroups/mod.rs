@@ -1,13 +1,17 @@
 //! Container cgroups on cgroupfs: v1, v2 and hybrid hosts.
 //!
-//! The core resolves a [`CgroupHandle`] from `linux.cgroupsPath`, creates
+//! Public: the statistics [`crate::Container::stats`] returns ([`Stats`]), the
+//! systemd driver's path check ([`is_systemd_cgroups_path`]) and the errors. The
+//! rest, described below, is internal.
+//!
+//! The core resolves a `CgroupHandle` from `linux.cgroupsPath`, creates
 //! it, applies `linux.resources`, adds the init pid, and stores the handle in
 //! state.json; later commands reopen it to pause, kill, list, update, read
 //! statistics and remove it.
 //!
-//! **Compute, then apply.** [`plan::plan`] turns `LinuxResources` into an
-//! ordered list of [`Write`]s (controller, file, value, field) without
-//! touching the system; [`CgroupHandle::apply`] probes a few facts, plans
+//! **Compute, then apply.** `plan::plan` turns `LinuxResources` into an
+//! ordered list of `Write`s (controller, file, value, field) without
+//! touching the system; `CgroupHandle::apply` probes a few facts, plans
 //! and runs a thin write loop. Every error names the OCI field and the file.
 //!
 //! Files, one concern each:
@@ -28,28 +32,27 @@
 //!   the device rules and attached to the cgroup.
 
 mod apply;
-pub mod devices_bpf;
+pub(crate) mod devices_bpf;
 mod error;
 mod freezer;
 mod fsio;
 mod handle;
-mod layout;
+pub(crate) mod layout;
 mod lifecycle;
 mod mountinfo;
 mod path;
-pub mod plan;
+pub(crate) mod plan;
 mod resources;
 mod rootless;
 mod stats;
 mod systemd;
 
 pub use error::CgroupError;
-pub use handle::{CgroupDir, CgroupHandle};
-pub use layout::{CgroupMode, Hierarchy, HierarchyVersion, HostLayout};
-pub use mountinfo::{parse_mountinfo, parse_proc_cgroup, unescape, CgroupMount, ProcCgroupEntry};
-pub use plan::{default_allow_rules, PlanHost, Probe, Write};
+pub(crate) use handle::CgroupHandle;
+#[cfg(test)]
+pub(crate) use layout::HostLayout;
+pub(crate) use layout::{CgroupMode, HierarchyVersion};
 pub use stats::{
-    page_size_name, Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats,
-    Throttling,
+    Blkio, BlkioEntry, Cpu, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
 };
-pub use systemd::{is_systemd_cgroups_path, SystemdError, SystemdUnit};
+pub use systemd::{is_systemd_cgroups_path, SystemdError};

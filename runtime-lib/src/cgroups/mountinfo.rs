@@ -80,6 +80,10 @@ pub fn unescape(field: &str) -> String {
 
 /// Every cgroup mount in a mountinfo text, in file order.
 ///
+/// Hand-written, not `procfs`'s `MountInfo`: that one keeps `\040` escapes in paths,
+/// loses the order of the super options (the v1 controllers) in a map, and fails the
+/// whole file on one line it cannot read.
+///
 /// Lines that are malformed or of another filesystem type are skipped:
 /// mountinfo is written by the kernel, so a line we cannot read is one we
 /// would not use anyway.
@@ -123,26 +127,20 @@ fn parse_mount_line(line: &str) -> Option<CgroupMount> {
 /// Returns `None` for a malformed line: unlike mountinfo, a wrong line here
 /// would put the container in the wrong place, so the caller reports it.
 pub fn parse_proc_cgroup(text: &str) -> Option<Vec<ProcCgroupEntry>> {
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let mut parts = line.splitn(3, ':');
-        let id = parts.next()?.parse().ok()?;
-        let ctrls = parts.next()?;
-        let path = parts.next()?;
-        if !path.starts_with('/') {
-            return None;
-        }
-        out.push(ProcCgroupEntry {
-            hierarchy_id: id,
-            controllers: ctrls
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect(),
-            path: path.to_string(),
-        });
-    }
-    Some(out)
+    use procfs::FromBufRead;
+    // procfs parses the lines; blank lines (a trailing one) are not entries.
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let parsed = procfs::ProcessCGroups::from_buf_read(lines.join("\n").as_bytes()).ok()?;
+    parsed
+        .into_iter()
+        .map(|c| {
+            c.pathname.starts_with('/').then_some(ProcCgroupEntry {
+                hierarchy_id: c.hierarchy,
+                controllers: c.controllers,
+                path: c.pathname,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,22 +7,22 @@
 //! side (what is checkpointed, what a restore leaves in the state directory) is in
 //! `container/checkpoint.rs`.
 
-pub mod plan;
+pub(crate) mod plan;
 mod swrk;
 
 use std::path::PathBuf;
 
-pub use plan::{CgroupsMode, CriuPlanInput};
-pub use swrk::{criu_version, Notify, Swrk, SwrkOutcome};
+pub use plan::CgroupsMode;
+pub(crate) use swrk::{Notify, Swrk};
 
 /// The name of the file, in the images directory, listing the init's stdio as
 /// `/proc/<pid>/fd/{0,1,2}` linked to at checkpoint time (runc's format: a JSON
 /// array of three strings). Restore maps the pipes among them to its own stdio.
-pub const DESCRIPTORS_FILE: &str = "descriptors.json";
+pub(crate) const DESCRIPTORS_FILE: &str = "descriptors.json";
 /// CRIU's log of a dump or pre-dump, in the work directory.
-pub const DUMP_LOG: &str = "dump.log";
+pub(crate) const DUMP_LOG: &str = "dump.log";
 /// CRIU's log of a restore, in the work directory.
-pub const RESTORE_LOG: &str = "restore.log";
+pub(crate) const RESTORE_LOG: &str = "restore.log";
 
 /// What `checkpoint` does (runc's `checkpoint` flags).
 #[derive(Debug, Clone, Default)]

@@ -321,14 +321,6 @@ fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> std::io::Result<()> {
         .map_err(nix_io)
 }
 
-/// CRIU's version as runc computes it (major*10000 + minor*100 + sublevel).
-pub fn criu_version() -> Result<u32, CheckpointError> {
-    let log = std::env::temp_dir().join("husk-criu-version.log");
-    let out = Swrk::spawn(&[], log)?.call(rpc::Criu_req_type::VERSION, None, &mut |_| Ok(()))?;
-    let v = &out.resp.version;
-    Ok((v.major_number() * 10000 + v.minor_number() * 100 + v.sublevel()) as u32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

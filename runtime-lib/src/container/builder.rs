@@ -74,6 +74,18 @@ impl ContainerBuilder {
     /// Like [`ContainerBuilder::console_socket`] with an already connected socket,
     /// e.g. one end of [`crate::tty::socketpair`] whose other end the caller reads
     /// with [`crate::tty::recv_master`].
+    ///
+    /// ```no_run
+    /// use std::os::fd::AsFd;
+    ///
+    /// let (ours, theirs) = husk::tty::socketpair()?;
+    /// let mut c = husk::ContainerBuilder::new("c1", "/path/to/bundle") // process.terminal: true
+    ///     .console_fd(theirs)
+    ///     .create()?;
+    /// let (master, _name) = husk::tty::recv_master(ours.as_fd())?;
+    /// c.start()?; // the container's terminal output is read from `master`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn console_fd(mut self, fd: OwnedFd) -> Self {
         self.console_socket = Some(ConsoleSocket::Connected(std::sync::Arc::new(fd)));
         self
@@ -131,14 +143,50 @@ impl ContainerBuilder {
         self
     }
 
-    /// Creates the container: all set-up done, the init waits for `start`.
-    /// On any failure nothing is left behind (process, cgroup, state directory).
+    /// The plan `create` would apply, computed without touching the system: no
+    /// state directory, no cgroup, no process, no mount (it only reads the bundle,
+    /// `/proc/self/mountinfo`, `/proc/self/cgroup` and the cgroup files the cgroup
+    /// planner probes). A bad config fails with the same error `create` gives.
+    /// Serialize it (`serde_json`) for `husk create --dry-run`'s JSON.
     ///
-    /// Safe from a multi-threaded process: the init is then cloned by a helper
-    /// process (see [`crate::helper`]); it is a child of the caller either way.
-    pub fn create(self) -> crate::Result<Container> {
+    /// ```no_run
+    /// let plan = husk::ContainerBuilder::new("demo", "/path/to/bundle").plan()?;
+    /// for step in &plan.rootfs.mounts {
+    ///     println!("{}", serde_json::to_string(step).unwrap_or_default());
+    /// }
+    /// # Ok::<(), husk::Error>(())
+    /// ```
+    pub fn plan(&self) -> crate::Result<crate::plan::CreatePlan> {
+        let (bundle, spec, mut plan) = self.load_and_plan(&mut Phase::start(&self.id))?;
+        let linux = spec.linux().as_ref();
+        let cgroup = CgroupHandle::resolve_as(
+            cgroups_path(linux).as_deref(),
+            &self.id,
+            self.systemd_cgroup,
+            self.rootless,
+        )?;
+        let resources = if self.rootless {
+            linux
+                .and_then(|l| l.resources().clone())
+                .unwrap_or_default()
+        } else {
+            device_resources(linux)
+        };
+        plan.rootfs.cgroup_sources = cgroup.mount_sources();
+        plan.rootfs.cgroup_ns = plan
+            .ns
+            .owns(nix::sched::CloneFlags::CLONE_NEWCGROUP.bits() as u64);
+        crate::plan::CreatePlan::new(&plan, bundle, &cgroup, self.systemd_cgroup, &resources)
+    }
+
+    /// The first step of create and of [`ContainerBuilder::plan`]: the id, the
+    /// bundle, config.json loaded, validated and planned, the LSM fields checked
+    /// against the host and the console socket against `process.terminal`.
+    fn load_and_plan(
+        &self,
+        phase: &mut Phase<'_>,
+    ) -> crate::Result<(PathBuf, oci_spec::runtime::Spec, InitPlan)> {
         state::validate_id(&self.id)?;
-        let mut phase = Phase::start(&self.id);
         let bundle =
             std::fs::canonicalize(&self.bundle).map_err(|source| spec::SpecError::Read {
                 path: self.bundle.clone(),
@@ -162,13 +210,27 @@ impl ContainerBuilder {
             plan.rootfs.mount_label.as_deref(),
             &crate::lsm::HostLsm::detect(),
         )?;
+        match (&self.console_socket, plan.process.terminal) {
+            (None, true) => return Err(TtyError::NoConsoleSocket.into()),
+            (Some(_), false) => return Err(TtyError::UnusedConsoleSocket.into()),
+            _ => {}
+        }
         phase.done("load and plan config.json");
+        Ok((bundle, spec, plan))
+    }
+
+    /// Creates the container: all set-up done, the init waits for `start`.
+    /// On any failure nothing is left behind (process, cgroup, state directory).
+    ///
+    /// Safe from a multi-threaded process: the init is then cloned by a helper
+    /// process (see [`crate::helper`]); it is a child of the caller either way.
+    pub fn create(self) -> crate::Result<Container> {
+        let mut phase = Phase::start(&self.id);
+        let (bundle, spec, mut plan) = self.load_and_plan(&mut phase)?;
         // Connect before anything is made: a bad socket leaves nothing behind.
         let console = match (&self.console_socket, plan.process.terminal) {
             (Some(cs), true) => Some(cs.connect()?),
-            (None, true) => return Err(TtyError::NoConsoleSocket.into()),
-            (Some(_), false) => return Err(TtyError::UnusedConsoleSocket.into()),
-            (None, false) => None,
+            _ => None,
         };
 
         state::ensure_root(&self.root)?;
@@ -212,11 +274,8 @@ impl ContainerBuilder {
         // One write names the cgroup directories about to be made too (resolving
         // creates nothing).
         let linux = spec.linux().as_ref();
-        let cg_path = linux
-            .and_then(|l| l.cgroups_path().as_ref())
-            .map(|p| p.to_string_lossy().into_owned());
         let mut cgroup = CgroupHandle::resolve_as(
-            cg_path.as_deref(),
+            cgroups_path(linux).as_deref(),
             &self.id,
             self.systemd_cgroup,
             self.rootless,
@@ -297,6 +356,13 @@ impl ContainerBuilder {
         });
         commit(self.root, st, pid, saved, undo)
     }
+}
+
+/// `linux.cgroupsPath` as a string.
+fn cgroups_path(linux: Option<&oci_spec::runtime::Linux>) -> Option<String> {
+    linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned())
 }
 
 /// The last step of create and restore: when the final state or pid file could not

@@ -161,16 +161,16 @@ impl Container {
 /// what each of fds 0-2 links to, its mount and inode, against the mounts of the
 /// container's mount namespace.
 fn stdio_of(pid: i32) -> (Vec<String>, Vec<String>) {
-    let container_mounts: Vec<u64> = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-        .collect();
+    let container_mounts: Vec<u64> = procfs::process::Process::new(pid)
+        .and_then(|p| p.mountinfo())
+        .map(|m| m.into_iter().map(|m| m.mnt_id as u64).collect())
+        .unwrap_or_default();
     let fds: Vec<plan::StdioFd> = (0..3)
         .map(|i| {
             let link = std::fs::read_link(format!("/proc/{pid}/fd/{i}"))
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            // Hand-read: procfs's fdinfo has no `mnt_id`.
             let mnt_id = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{i}"))
                 .ok()
                 .and_then(|t| {

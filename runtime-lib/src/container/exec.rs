@@ -89,6 +89,18 @@ impl Container {
     /// `ignore_paused`). It joins every namespace, the cgroup, the seccomp filter of
     /// the container; it is a child of the caller. From a multi-threaded caller the
     /// fork is made by a helper process (see [`crate::helper`]).
+    /// The process inherits the caller's stdin, stdout and stderr.
+    ///
+    /// ```no_run
+    /// let c = husk::Container::load("/run/husk".as_ref(), "c1")?;
+    /// let p = c.exec(husk::ExecOptions {
+    ///     args: vec!["cat".into(), "/etc/os-release".into()],
+    ///     env: vec!["LANG=C".into()],
+    ///     ..Default::default()
+    /// })?;
+    /// let code = p.wait()?; // 128 + N when killed by signal N
+    /// # Ok::<(), husk::Error>(())
+    /// ```
     pub fn exec(&self, opts: ExecOptions) -> crate::Result<ExecProcess> {
         // Held until the process has joined the container: a `pause` racing with
         // us waits, so the process never joins a frozen cgroup half set up (and

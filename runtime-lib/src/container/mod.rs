@@ -77,9 +77,10 @@ impl Container {
         self.state.pid
     }
 
-    /// The stored state.
-    pub fn raw_state(&self) -> &State {
-        &self.state
+    /// The container's hooks as created (the poststart and poststop ones still run:
+    /// `start` runs poststart, `delete` poststop).
+    pub fn hooks(&self) -> Option<&oci_spec::runtime::Hooks> {
+        self.state.hooks.as_ref()
     }
 
     /// The runc-shaped state.

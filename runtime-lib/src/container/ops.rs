@@ -59,6 +59,12 @@ impl Container {
     }
 
     /// Sends `signal` to the init, or with `all` to every process of the container.
+    ///
+    /// ```no_run
+    /// let mut c = husk::Container::load("/run/husk".as_ref(), "c1")?;
+    /// c.kill(libc::SIGTERM, false)?;
+    /// # Ok::<(), husk::Error>(())
+    /// ```
     pub fn kill(&mut self, signal: i32, all: bool) -> crate::Result<()> {
         self.state.refresh(&self.root);
         if all {

@@ -84,6 +84,13 @@ impl Container {
     }
 
     /// cgroup statistics (runc's `events --stats` data).
+    ///
+    /// ```no_run
+    /// let c = husk::Container::load("/run/husk".as_ref(), "c1")?;
+    /// let stats = c.stats()?;
+    /// println!("pids: {}", stats.pids.current);
+    /// # Ok::<(), husk::Error>(())
+    /// ```
     pub fn stats(&self) -> crate::Result<Stats> {
         Ok(self.cgroup()?.stats()?)
     }

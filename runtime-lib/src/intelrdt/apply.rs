@@ -58,7 +58,8 @@ fn unescape(s: &str) -> String {
         .replace("\\134", "\\")
 }
 
-/// The resctrl mount point of the runtime's mount namespace.
+/// The resctrl mount point of the runtime's mount namespace. (mountinfo is read by
+/// hand as in `cgroups/mountinfo.rs`: procfs's parser keeps `\040` escapes in paths.)
 pub fn resctrl_root() -> Result<PathBuf, RdtError> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(io("read", Path::new("/proc/self/mountinfo")))?;

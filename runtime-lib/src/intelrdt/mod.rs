@@ -12,7 +12,7 @@ mod apply;
 use oci_spec::runtime::LinuxIntelRdt;
 use serde::{Deserialize, Serialize};
 
-pub use apply::{apply, check_available, remove, resctrl_root, RdtError};
+pub use apply::{apply, check_available, remove, RdtError};
 
 use crate::spec::SpecError;
 

@@ -9,7 +9,7 @@ pub mod netdev;
 mod netlink;
 mod userns;
 
-pub use idmap::{helper_args, write_id_maps, MapMethod, MapWriter};
+pub use idmap::{write_id_maps, MapMethod, MapWriter};
 pub use loopback::loopback_up;
 pub use userns::userns_with_maps;
 

@@ -35,6 +35,7 @@ pub struct PathError {
 #[derive(Debug)]
 pub struct Root {
     fd: OwnedFd,
+    #[allow(dead_code)] // shown by `Debug` only; never used for lookups
     host: PathBuf,
 }
 
@@ -66,11 +67,6 @@ impl Root {
             fd,
             host: host.to_path_buf(),
         })
-    }
-
-    /// The host path this root was opened from (for messages only; never used for lookups).
-    pub fn host_path(&self) -> &Path {
-        &self.host
     }
 
     /// Opens `path` (container view) as an `O_PATH` fd without leaving the root.

@@ -2,7 +2,7 @@
 //! every message arrives whole and a dead peer reads as end-of-file.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
@@ -138,9 +138,9 @@ impl Channel {
         Channel { fd }
     }
 
-    /// The underlying fd.
-    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.fd.as_fd()
+    /// The fd's number (handed to the clone helper).
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.fd)
     }
 }
 

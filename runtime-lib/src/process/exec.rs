@@ -177,7 +177,7 @@ pub fn spawn_exec(
     let mid = if super::helper::caller_is_threaded() {
         use std::os::fd::AsRawFd;
         let fds = super::helper::ChildFds {
-            channel: child.as_fd().as_raw_fd(),
+            channel: child.raw_fd(),
             console: console.as_ref().map(|c| c.as_raw_fd()),
             init: Some(init.as_raw_fd()),
             root: root.map(|r| r.as_raw_fd()),

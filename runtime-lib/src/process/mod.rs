@@ -14,7 +14,7 @@ mod spawn;
 
 pub use exec::{spawn_exec, ExecBase, ExecPlan};
 pub use init_error::InitError;
-pub use plan::{InitPlan, PlanOptions, ProcessPlan};
+pub use plan::{InitPlan, PlanOptions};
 pub use spawn::spawn_init;
 
 /// Errors while starting the container's processes.

@@ -47,7 +47,7 @@ pub fn spawn_init(
         // Never run Rust code in a fork of a multi-threaded process: a helper clones.
         let single = plan.ns.single_clone();
         let fds = super::helper::ChildFds {
-            channel: child.as_fd().as_raw_fd(),
+            channel: child.raw_fd(),
             fifo: Some(fifo.as_raw_fd()),
             console: console.as_ref().map(|c| c.as_raw_fd()),
             ..Default::default()

@@ -186,6 +186,15 @@ impl AsFdBorrow for std::os::fd::OwnedFd {
 }
 
 /// /dev/fd, /dev/std{in,out,err} and /dev/ptmx, as the runtime-spec requires.
+/// The symlinks every container's `/dev` gets: (name in `/dev`, target).
+pub const DEV_SYMLINKS: &[(&str, &str)] = &[
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+];
+
 pub(super) fn create_symlinks(root: &Root) -> Result<(), RootfsError> {
     let Ok(dev) = root.open_with(
         Path::new("/dev"),
@@ -194,13 +203,7 @@ pub(super) fn create_symlinks(root: &Root) -> Result<(), RootfsError> {
     ) else {
         return Ok(());
     };
-    for (name, target) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-        ("ptmx", "pts/ptmx"),
-    ] {
+    for &(name, target) in DEV_SYMLINKS {
         if name == "ptmx" {
             let _ = nix::unistd::unlinkat(&dev, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
         }

@@ -172,7 +172,10 @@ pub(super) fn attach(
     dest: std::os::fd::BorrowedFd<'_>,
     what: String,
 ) -> Result<(), RootfsError> {
-    crate::sys::move_mount_inherited(fd, dest).map_err(apply_err(what, "move_mount"))
+    // SAFETY: the runtime opened `fd` before the clone for this one mount; the init
+    // inherited it by number and nothing else in it owns or uses it.
+    let tree = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+    crate::sys::move_mount_inherited(tree, dest).map_err(apply_err(what, "move_mount"))
 }
 
 #[cfg(test)]

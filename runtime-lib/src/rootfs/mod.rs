@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
-pub use dev::{default_devices, DeviceOp};
+pub use dev::{DeviceOp, DEV_SYMLINKS};
 pub use plan::MountOp;
 
 /// Errors while planning or building the rootfs.
@@ -215,14 +215,7 @@ impl RootfsPlan {
         })
     }
 
-    /// Builds the rootfs (everything but the switch of root). Runs in the container's
-    /// init, in its mount namespace, before any user code. [`RootfsPlan::enter`] follows.
-    pub fn build(&self) -> Result<(), RootfsError> {
-        let root = self.build_mounts()?;
-        self.finish(&root)
-    }
-
-    /// The first half of [`RootfsPlan::build`]: the mounts and /dev. Returns the rootfs
+    /// The first half of building the rootfs: the mounts and /dev. Returns the rootfs
     /// as a [`crate::paths::Root`] so the caller can add to it (the console) before
     /// [`RootfsPlan::finish`] makes paths read-only or masked.
     pub fn build_mounts(&self) -> Result<crate::paths::Root, RootfsError> {
@@ -242,7 +235,7 @@ impl RootfsPlan {
         Ok(root)
     }
 
-    /// The second half of [`RootfsPlan::build`]: read-only and masked paths, and the
+    /// The second half of building the rootfs: read-only and masked paths, and the
     /// read-only root.
     pub fn finish(&self, root: &crate::paths::Root) -> Result<(), RootfsError> {
         for p in &self.readonly_paths {

@@ -67,7 +67,7 @@ pub enum SeccompError {
         tid: i64,
     },
 
-    /// The container state handed to [`super::send_to_listener`] is unusable.
+    /// The container state handed to `send_to_listener` is unusable.
     #[error("seccomp listener {path}: container state: {reason}")]
     State {
         /// The listener socket path.

@@ -157,6 +157,7 @@ pub fn supported() -> SeccompFeatures {
 
 /// The linked libseccomp's version as `major.minor.micro` (runc reports it
 /// as the `io.github.seccomp.libseccomp.version` annotation).
+#[cfg(test)]
 pub fn libseccomp_version() -> Option<String> {
     libseccomp::ScmpVersion::current()
         .ok()

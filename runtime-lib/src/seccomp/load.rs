@@ -43,16 +43,19 @@ impl fmt::Debug for CompiledFilter {
 
 impl CompiledFilter {
     /// Number of BPF instructions.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.program.len()
     }
 
     /// Whether the program is empty (never true for a compiled plan).
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.program.is_empty()
     }
 
     /// The `flags` argument that [`CompiledFilter::install`] passes to `seccomp(2)`.
+    #[cfg(test)]
     pub fn flags(&self) -> libc::c_ulong {
         self.flags
     }
@@ -161,17 +164,6 @@ impl SeccompPlan {
             flags: self.flags.kernel_bits(new_listener),
             new_listener,
         })
-    }
-
-    /// Compiles the plan and installs it into the calling thread (see
-    /// [`CompiledFilter::install`]); returns the notify fd when a rule
-    /// notifies. Meant to run in the container init right before `execve`.
-    ///
-    /// # Errors
-    ///
-    /// Those of [`SeccompPlan::compile`] and [`CompiledFilter::install`].
-    pub fn load(&self) -> Result<Option<OwnedFd>, SeccompError> {
-        self.compile()?.install()
     }
 }
 

@@ -4,7 +4,7 @@
 //! - [`plan`] validates and converts the OCI object into a [`SeccompPlan`]
 //!   (no effect on the process; errors name the JSON field);
 //! - [`SeccompPlan::compile`] builds the BPF program with libseccomp;
-//! - [`SeccompPlan::load`] (or [`CompiledFilter::install`]) installs it into
+//! - `SeccompPlan::compile` and [`CompiledFilter::install`] installs it into
 //!   the calling thread, returning the notify fd when a rule uses
 //!   `SCMP_ACT_NOTIFY`;
 //! - [`send_to_listener`] hands that fd to the seccomp agent;
@@ -25,11 +25,16 @@ mod compile_tests;
 mod plan_tests;
 
 pub use error::SeccompError;
-pub use features::{libseccomp_version, supported, SeccompFeatures};
-pub use listener::{process_state_message, send_to_listener};
+pub use features::{supported, SeccompFeatures};
+pub use listener::send_to_listener;
 pub use load::CompiledFilter;
 pub use plan::plan;
-pub use types::{
-    Action, ArgCondition, CompareOp, FilterFlags, ListenerPlan, RulePlan, SeccompPlan, SkipReason,
-    SkippedSyscall,
+pub use types::{Action, ListenerPlan, SeccompPlan};
+// The module's tests name these through `super::*`.
+#[cfg(test)]
+#[allow(unused_imports)]
+pub use {
+    features::libseccomp_version,
+    listener::process_state_message,
+    types::{ArgCondition, CompareOp, FilterFlags, RulePlan, SkipReason, SkippedSyscall},
 };

@@ -76,6 +76,7 @@ pub(super) fn action_available(action: u32) -> bool {
 /// Whether the kernel has seccomp at all (`PR_GET_SECCOMP` fails with EINVAL
 /// without `CONFIG_SECCOMP`).
 pub(super) fn seccomp_enabled() -> bool {
+    // Hand-written: nix's prctl module has no PR_GET_SECCOMP.
     // SAFETY: PR_GET_SECCOMP takes no pointer arguments.
     let rc = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
     rc >= 0

@@ -1,5 +1,5 @@
 //! The validated, resolved form of `linux.seccomp` that [`super::plan`]
-//! produces and [`SeccompPlan::load`](super::SeccompPlan::load) applies.
+//! produces and `SeccompPlan::compile` + [`CompiledFilter::install`](super::CompiledFilter::install) apply.
 
 use std::path::PathBuf;
 

@@ -6,6 +6,12 @@ use serde_json::{json, Value};
 /// user, shaped as `runc spec --rootless` (no cgroup namespace: see
 /// [`default_rootless_spec`] for a cgroup v2 host; no `linux.resources`; `/sys` a
 /// read-only recursive bind; no `gid=5` for devpts).
+///
+/// ```
+/// let mut config = husk::spec::default_spec(None);
+/// config["process"]["args"] = serde_json::json!(["echo", "hello"]);
+/// assert_eq!(config["root"]["path"], "rootfs");
+/// ```
 pub fn default_spec(rootless: Option<(u32, u32)>) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     let mut spec = json!({

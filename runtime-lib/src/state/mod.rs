@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{create_dir, ensure_root, remove_dir, replace_atomic, DIR_MODE, FILE_MODE};
+pub use file::{create_dir, ensure_root, remove_dir, replace_atomic};
 pub use lock::Lock;
 pub use time::rfc3339_nano;
 
@@ -264,16 +264,11 @@ pub fn validate_id(id: &str) -> Result<(), StateError> {
     }
 }
 
-/// Reads (state char, start time) from /proc/<pid>/stat.
+/// Reads (state char, start time) from /proc/<pid>/stat (the `procfs` crate parses
+/// it: the command name may hold spaces and parentheses).
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may contain spaces: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let state = fields.next()?.chars().next()?;
-    // rest starts at field 3; start time is field 22.
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((state, start))
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    Some((stat.state, stat.starttime))
 }
 
 /// The start time of `pid` (field 22 of /proc/pid/stat): an error, never 0, since

@@ -10,10 +10,7 @@ use std::path::Path;
 mod mount_api;
 mod sched;
 
-pub use mount_api::{
-    inherited_is_dir, mount_setattr_idmap, move_mount_inherited, move_mount_onto, open_tree_clone,
-    MOUNT_ATTR_IDMAP,
-};
+pub use mount_api::{inherited_is_dir, mount_setattr_idmap, move_mount_inherited, open_tree_clone};
 pub use sched::{
     ioprio_set_pgrp, personality, sched_setaffinity, sched_setattr, set_mempolicy, SchedAttr,
 };
@@ -227,38 +224,31 @@ pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below us are re-parented to us.
-pub fn set_child_subreaper() -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } as libc::c_long)
-        .map(|_| ())
-}
+// The prctl calls are nix's (`nix::sys::prctl`): thin wrappers that neither allocate
+// nor lock, so they are as safe as a raw prctl in the init between clone and exec.
 
-/// `prctl(PR_SET_PDEATHSIG, sig)`.
+/// `prctl(PR_SET_PDEATHSIG, sig)`; 0 clears it.
 pub fn set_pdeathsig(sig: i32) -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) } as libc::c_long).map(|_| ())
+    let sig = match sig {
+        0 => None,
+        n => Some(nix::sys::signal::Signal::try_from(n)?),
+    };
+    Ok(nix::sys::prctl::set_pdeathsig(sig)?)
 }
 
 /// `prctl(PR_SET_DUMPABLE, 0|1)`.
 pub fn set_dumpable(on: bool) -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(
-        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) } as libc::c_long,
-    )
-    .map(|_| ())
+    Ok(nix::sys::prctl::set_dumpable(on)?)
 }
 
 /// `prctl(PR_SET_KEEPCAPS, 1)` so capabilities survive the switch to a non-root uid.
 pub fn set_keepcaps() -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } as libc::c_long).map(|_| ())
+    Ok(nix::sys::prctl::set_keepcaps(true)?)
 }
 
 /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`.
 pub fn set_no_new_privs() -> io::Result<()> {
-    // SAFETY: integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } as libc::c_long).map(|_| ())
+    Ok(nix::sys::prctl::set_no_new_privs()?)
 }
 
 /// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: a fresh session keyring per container.

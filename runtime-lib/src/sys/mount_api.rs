@@ -61,14 +61,10 @@ pub fn move_mount_onto(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<(
     .map(|_| ())
 }
 
-/// Attaches the detached mount `from` on `to`, then closes `from`. `from` is an fd
-/// the runtime opened before the clone for one idmapped mount; the init inherited it
-/// by number and uses it for nothing else.
-pub fn move_mount_inherited(from: RawFd, to: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: per this function's contract nothing else in this process owns or uses
-    // `from`, so taking it over (and closing it on return) cannot disturb other code.
-    let tree = unsafe { OwnedFd::from_raw_fd(from) };
-    move_mount_onto(std::os::fd::AsFd::as_fd(&tree), to)
+/// Attaches the detached mount `from` on `to`, then closes `from` (it is taken by
+/// value: the fd the runtime opened before the clone for one idmapped mount).
+pub fn move_mount_inherited(from: OwnedFd, to: BorrowedFd<'_>) -> io::Result<()> {
+    move_mount_onto(std::os::fd::AsFd::as_fd(&from), to)
 }
 
 /// Whether the detached mount `fd` (inherited from the runtime, as for

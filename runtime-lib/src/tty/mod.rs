@@ -32,7 +32,7 @@ const PTMX_MAJOR: u32 = 5;
 const PTMX_MINOR: u32 = 2;
 const PTMX_INO: u64 = 2;
 /// The name runc (1.1) sends as the payload with the master fd.
-pub const MASTER_NAME: &str = "/dev/ptmx";
+pub(crate) const MASTER_NAME: &str = "/dev/ptmx";
 
 /// Errors setting up a terminal.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,7 @@ pub enum ConsoleSocket {
 
 impl ConsoleSocket {
     /// The connected socket: connects to a path, or duplicates a connected socket.
-    pub fn connect(&self) -> Result<OwnedFd, TtyError> {
+    pub(crate) fn connect(&self) -> Result<OwnedFd, TtyError> {
         match self {
             ConsoleSocket::Path(p) => connect_path(p),
             ConsoleSocket::Connected(fd) => fd.try_clone().map_err(setup_err("dup console socket")),
@@ -92,7 +92,7 @@ impl ConsoleSocket {
 
 /// Connects to the console socket at `path` (SOCK_STREAM like runc; SOCK_SEQPACKET
 /// when the listener is of that type).
-pub fn connect_path(path: &Path) -> Result<OwnedFd, TtyError> {
+pub(crate) fn connect_path(path: &Path) -> Result<OwnedFd, TtyError> {
     let err = |source: io::Error| TtyError::Connect {
         path: path.to_path_buf(),
         source,
@@ -124,7 +124,11 @@ pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// Sends the pty master over the console socket: the name as payload, the fd as
 /// SCM_RIGHTS.
-pub fn send_master(sock: BorrowedFd<'_>, master: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+pub(crate) fn send_master(
+    sock: BorrowedFd<'_>,
+    master: BorrowedFd<'_>,
+    name: &str,
+) -> io::Result<()> {
     let fds = [master.as_raw_fd()];
     let iov = [io::IoSlice::new(name.as_bytes())];
     loop {
@@ -142,7 +146,7 @@ pub fn send_master(sock: BorrowedFd<'_>, master: BorrowedFd<'_>, name: &str) -> 
     }
 }
 
-/// Receives a pty master sent by [`send_master`] (or by runc): the fd (close-on-exec)
+/// Receives a pty master sent by husk (or by runc): the fd (close-on-exec)
 /// and the name that came with it.
 pub fn recv_master(sock: BorrowedFd<'_>) -> io::Result<(OwnedFd, String)> {
     let mut buf = [0u8; 4096];
@@ -226,7 +230,7 @@ pub fn get_winsize(fd: BorrowedFd<'_>) -> io::Result<WinSize> {
 
 /// A new pty pair from the container's devpts.
 #[derive(Debug)]
-pub struct Pty {
+pub(crate) struct Pty {
     /// The master (ptmx) end, for the console socket.
     pub master: OwnedFd,
     /// The peer (slave) end, for the process.
@@ -294,6 +298,7 @@ impl Pty {
     }
 
     /// The pty number (N of /dev/pts/N).
+    #[cfg(test)]
     pub fn number(&self) -> io::Result<u32> {
         let mut n: libc::c_uint = 0;
         // SAFETY: TIOCGPTN writes an unsigned int through a valid pointer.
@@ -361,7 +366,7 @@ fn check_ptmx(fd: BorrowedFd<'_>) -> Result<(), TtyError> {
 /// replaced. The mount targets the inode we created, by fd, after checking it is
 /// that empty file (CVE-2025-52565: a symlink or a racing swap cannot redirect the
 /// bind mount).
-pub fn mount_console(root: &Root, peer: BorrowedFd<'_>) -> Result<(), TtyError> {
+pub(crate) fn mount_console(root: &Root, peer: BorrowedFd<'_>) -> Result<(), TtyError> {
     let dev = sys::openat2(
         root.fd(),
         Path::new("dev"),
@@ -446,7 +451,9 @@ mod tests {
             bind(l.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
             listen(&l, Backlog::new(1).unwrap()).unwrap();
             let c = connect_path(&path).unwrap();
-            let conn = nix::sys::socket::accept(&l).unwrap();
+            let conn = nix::sys::socket::accept(l.as_raw_fd()).unwrap();
+            // SAFETY: accept returned a new fd that nothing else owns.
+            let conn = unsafe { std::os::fd::OwnedFd::from_raw_fd(conn) };
             let f = std::fs::File::open("/dev/null").unwrap();
             send_master(c.as_fd(), f.as_fd(), MASTER_NAME).unwrap();
             assert_eq!(recv_master(conn.as_fd()).unwrap().1, MASTER_NAME);

@@ -125,7 +125,7 @@ impl Inner {
                 .map_err(|e| undo(format!("terminal: {e}")))?;
         }
         let handle = husk::Container::load(&opts.root, &req.id).map_err(|e| undo(e.to_string()))?;
-        let hooks = handle.raw_state().hooks.clone().unwrap_or_default();
+        let hooks = handle.hooks().cloned().unwrap_or_default();
         let poststart_hooks = hooks.poststart().as_ref().is_some_and(|h| !h.is_empty());
         let poststop_hooks = hooks.poststop().as_ref().is_some_and(|h| !h.is_empty());
         let oom_kills = handle.oom_kills().unwrap_or(0);

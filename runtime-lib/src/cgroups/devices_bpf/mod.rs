@@ -22,8 +22,8 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
 
 use super::error::CgroupError;
 
-pub use prog::{disassemble, encode, program, Insn};
-pub use rules::{rule_kind, Access, DevKind, DeviceFilter, DeviceMatch};
+pub use prog::{disassemble, encode, program};
+pub use rules::{rule_kind, DevKind, DeviceFilter};
 
 /// The license the program is loaded under (the kernel wants a
 /// `MODULE_LICENSE`-style string; the program uses no GPL-only helpers).

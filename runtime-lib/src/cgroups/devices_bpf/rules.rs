@@ -98,6 +98,7 @@ impl Access {
     }
 
     /// Every mode in `self` is also in `other`.
+    #[cfg(test)]
     pub fn is_subset_of(self, other: Access) -> bool {
         self.0 & !other.0 == 0
     }
@@ -146,6 +147,7 @@ pub struct DeviceMatch {
 
 impl DeviceMatch {
     /// Whether the device `kind major:minor` is covered.
+    #[cfg(test)]
     pub fn matches(&self, kind: DevKind, major: u32, minor: u32) -> bool {
         self.kind == kind
             && !matches!(self.major, Some(m) if m != major)
@@ -307,6 +309,7 @@ impl DeviceFilter {
     /// eBPF program is tested against. An exception applies when it covers
     /// the device and every requested mode (as on v1, one exception must
     /// cover the whole request).
+    #[cfg(test)]
     pub fn allows(&self, kind: DevKind, major: u32, minor: u32, access: Access) -> bool {
         let hit = self
             .exceptions

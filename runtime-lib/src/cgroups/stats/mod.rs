@@ -14,8 +14,6 @@ use super::error::CgroupError;
 use super::handle::CgroupHandle;
 use super::layout::{CgroupMode, HierarchyVersion};
 
-pub use parse::page_size_name;
-
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
 fn is_zero(v: &u64) -> bool {
     *v == 0

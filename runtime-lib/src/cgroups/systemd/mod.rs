@@ -265,6 +265,7 @@ impl CgroupHandle {
     }
 
     /// The systemd unit holding the container, with the systemd driver.
+    #[cfg(test)]
     pub fn systemd_unit(&self) -> Option<&SystemdUnit> {
         self.systemd.as_ref()
     }

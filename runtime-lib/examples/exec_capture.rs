@@ -1,0 +1,61 @@
+//! Embedding husk: run a command in a container with `exec` and capture its output.
+//!
+//! ```sh
+//! cargo run -p husk --example exec_capture -- /path/to/bundle [STATE_ROOT]
+//! ```
+//! The container is created but never started (exec works in a created container),
+//! then force-deleted. Run as root from a single-threaded program.
+//!
+//! Processes husk starts inherit the caller's stdin, stdout and stderr, so the
+//! output is captured by pointing this program's stdout at a pipe for the duration
+//! of the `exec` call.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use husk::{ContainerBuilder, ExecOptions};
+use nix::sys::wait::waitpid;
+use nix::unistd::{dup, dup2_stdout, pipe, Pid};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let bundle = args
+        .next()
+        .ok_or("usage: exec_capture BUNDLE [STATE_ROOT]")?;
+    let root = PathBuf::from(args.next().unwrap_or_else(|| husk::DEFAULT_ROOT.into()));
+    let id = format!("example-exec-{}", std::process::id());
+
+    let c = ContainerBuilder::new(&id, &bundle).root(&root).create()?;
+    let init = Pid::from_raw(c.pid());
+    let result = capture(&c);
+    // Whatever happened, kill the init and remove the container; the init is our
+    // child, so we reap it.
+    c.delete(true)?;
+    waitpid(init, None)?;
+    let (code, output) = result?;
+    print!("captured ({} bytes, exit {code}):\n{output}", output.len());
+    Ok(())
+}
+
+/// Runs `sh -c ...` in the container with its stdout on a pipe; returns its exit
+/// status and everything it wrote.
+fn capture(c: &husk::Container) -> Result<(i32, String), Box<dyn std::error::Error>> {
+    let opts = ExecOptions {
+        args: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo hello from exec; echo uid=$(id -u) pid=$$".into(),
+        ],
+        ..Default::default()
+    };
+    let (reader, writer) = pipe()?;
+    let saved = dup(std::io::stdout())?;
+    dup2_stdout(&writer)?;
+    let spawned = c.exec(opts);
+    dup2_stdout(&saved)?; // our stdout is ours again, whatever exec returned
+    drop(writer); // the process holds the only write end now: EOF when it exits
+    let process = spawned?;
+    let mut output = String::new();
+    std::fs::File::from(reader).read_to_string(&mut output)?;
+    Ok((process.wait()?, output))
+}
