@@ -65,6 +65,10 @@ pub struct Ctx {
 }
 
 fn main() -> ExitCode {
+    // The library's clone helper for multi-threaded embedders (HUSK_HELPER=husk).
+    if let Some(code) = husk::helper::run_if_helper() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

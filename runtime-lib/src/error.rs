@@ -10,7 +10,7 @@ pub use crate::lsm::LsmError;
 pub use crate::namespaces::netdev::NetDevError;
 pub use crate::namespaces::NamespaceError;
 pub use crate::paths::PathError;
-pub use crate::process::ProcessError;
+pub use crate::process::{InitError, ProcessError};
 pub use crate::rootfs::RootfsError;
 pub use crate::seccomp::SeccompError;
 pub use crate::spec::SpecError;
@@ -50,9 +50,11 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
-    /// Creating the container's processes failed.
+    /// Creating the container's processes failed. A failure inside the
+    /// container's init that has a typed form arrives as that variant instead
+    /// (a mount as [`Error::Rootfs`], a hook as [`Error::Hook`]).
     #[error(transparent)]
-    Process(#[from] crate::process::ProcessError),
+    Process(crate::process::ProcessError),
     /// The rootfs plan could not be made.
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
@@ -91,4 +93,16 @@ pub enum Error {
     /// A config feature husk does not implement.
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl From<crate::process::ProcessError> for Error {
+    fn from(e: crate::process::ProcessError) -> Self {
+        use crate::process::ProcessError;
+        match e {
+            // The same variant a failure in the runtime itself would give.
+            ProcessError::Init(init) => init.into_error(),
+            ProcessError::Hook(h) => Error::Hook(*h),
+            other => Error::Process(other),
+        }
+    }
 }

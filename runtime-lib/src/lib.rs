@@ -18,13 +18,13 @@
 //! # Ok::<(), husk::Error>(())
 //! ```
 //!
-//! Creation and exec fork the container's processes from the calling process, so
-//! call them from a single-threaded process (the CLI is; a multi-threaded embedder
-//! creates from a single-threaded helper process, as the containerd shim does).
+//! Creation and exec fork the container's processes from the calling process; from
+//! a multi-threaded program (tokio) the forks are made by a single-threaded helper,
+//! which needs one call at the top of `main`: see [`helper`].
 //!
 //! The public API is what this page lists: the container handle and its builders
 //! and options, the state and status types, [`features`], the error types
-//! ([`error`]), and the extension points: [`tty`] (console socket, pty master),
+//! ([`error`]), and the extension points: [`helper`] (creating from a multi-threaded program), [`tty`] (console socket, pty master),
 //! [`plan`] (what `create` would apply, from [`ContainerBuilder::plan`]),
 //! [`spec`] (load, validate and default configs), [`rootless`] (defaults for an
 //! unprivileged caller), [`checkpoint`] (CRIU options) and [`cgroups`] (stats and
@@ -45,6 +45,7 @@ mod fault;
 pub mod features;
 #[cfg(test)]
 mod fuzz;
+pub mod helper;
 mod hooks;
 mod intelrdt;
 mod lsm;

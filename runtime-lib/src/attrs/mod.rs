@@ -75,7 +75,7 @@ impl LinuxAttrs {
 }
 
 /// `process.execCPUAffinity` as CPU masks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Affinity {
     /// `initial`: for the runtime's process before it joins the container's cgroup.
     pub initial: Option<Vec<u64>>,
@@ -84,7 +84,7 @@ pub struct Affinity {
 }
 
 /// Everything of this module one process applies.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessAttrs {
     /// `process.scheduler`.
     pub scheduler: Option<SchedAttr>,

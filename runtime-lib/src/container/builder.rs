@@ -222,7 +222,8 @@ impl ContainerBuilder {
     /// Creates the container: all set-up done, the init waits for `start`.
     /// On any failure nothing is left behind (process, cgroup, state directory).
     ///
-    /// Must be called from a single-threaded process (the init is forked from it).
+    /// Safe from a multi-threaded process: the init is then cloned by a helper
+    /// process (see [`crate::helper`]); it is a child of the caller either way.
     pub fn create(self) -> crate::Result<Container> {
         let mut phase = Phase::start(&self.id);
         let (bundle, spec, mut plan) = self.load_and_plan(&mut phase)?;

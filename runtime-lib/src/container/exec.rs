@@ -87,7 +87,8 @@ impl ExecProcess {
 impl Container {
     /// Starts a new process in the container (created, running, or paused with
     /// `ignore_paused`). It joins every namespace, the cgroup, the seccomp filter of
-    /// the container; it is a child of the caller, which must be single-threaded.
+    /// the container; it is a child of the caller. From a multi-threaded caller the
+    /// fork is made by a helper process (see [`crate::helper`]).
     /// The process inherits the caller's stdin, stdout and stderr.
     ///
     /// ```no_run

@@ -72,7 +72,7 @@ pub enum HookError {
         hook: HookRef,
         /// The hook's `timeout` in seconds.
         timeout: i64,
-        /// What it wrote to stderr before being killed (truncated).
+        /// The last 4 KiB it wrote to stderr before being killed.
         stderr: String,
     },
 
@@ -83,9 +83,9 @@ pub enum HookError {
         hook: HookRef,
         /// Its exit status.
         status: ExitStatus,
-        /// What it wrote to stderr (truncated).
+        /// The last 4 KiB it wrote to stderr.
         stderr: String,
-        /// What it wrote to stdout (truncated).
+        /// The last 4 KiB it wrote to stdout.
         stdout: String,
     },
 }

@@ -44,6 +44,11 @@ impl HookKind {
         }
     }
 
+    /// The kind named `name` in `config.json` (`createContainer`, ...).
+    pub fn from_name(name: &str) -> Option<HookKind> {
+        Self::ALL.into_iter().find(|k| k.spec_name() == name)
+    }
+
     /// The hooks of this kind in `hooks` (empty when the list is absent).
     pub fn select(self, hooks: &Hooks) -> &[Hook] {
         // `prestart` is deprecated in oci-spec, but runtimes must still run it.

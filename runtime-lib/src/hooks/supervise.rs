@@ -16,7 +16,8 @@ use nix::unistd::{read, write};
 use super::sigpipe::SigpipeGuard;
 use super::sys;
 
-/// How much of each output stream is kept for error messages.
+/// How much of each output stream is kept for error messages: the last 4 KiB,
+/// where a failing program says why.
 pub(super) const CAPTURE_LIMIT: usize = 4096;
 
 /// Re-check interval when the kernel has no pidfd (Linux < 5.3).
@@ -41,7 +42,7 @@ pub(super) enum Outcome {
 /// A failed step and its OS error.
 pub(super) type StepError = (&'static str, io::Error);
 
-/// Bounded capture of one output stream.
+/// Bounded capture of the tail of one output stream.
 #[derive(Default)]
 pub(super) struct Capture {
     buf: Vec<u8>,
@@ -50,16 +51,19 @@ pub(super) struct Capture {
 
 impl Capture {
     pub fn push(&mut self, data: &[u8]) {
-        let room = CAPTURE_LIMIT.saturating_sub(self.buf.len());
-        self.buf.extend_from_slice(&data[..data.len().min(room)]);
-        self.truncated |= data.len() > room;
+        self.buf.extend_from_slice(data);
+        if self.buf.len() > CAPTURE_LIMIT {
+            let cut = self.buf.len() - CAPTURE_LIMIT;
+            self.buf.drain(..cut);
+            self.truncated = true;
+        }
     }
 
     pub fn text(&self) -> String {
         let text = String::from_utf8_lossy(&self.buf);
         let text = text.trim_end();
         if self.truncated {
-            format!("{text}... (truncated)")
+            format!("(truncated) ...{text}")
         } else {
             text.to_string()
         }

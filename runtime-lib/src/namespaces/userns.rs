@@ -14,10 +14,11 @@ use crate::sys::{self, Fork};
 /// parent namespace, where we are privileged), opens `/proc/<child>/ns/user`, then
 /// kills and reaps the child. The namespace lives on as long as the fd.
 ///
-/// The caller must be single-threaded.
+/// Safe from a multi-threaded caller: the child runs only async-signal-safe calls.
 pub fn userns_with_maps(uid_map: &str, gid_map: &str) -> Result<OwnedFd, NamespaceError> {
     let newuser = nix::sched::CloneFlags::CLONE_NEWUSER.bits() as u64;
-    // SAFETY: the caller is single-threaded; the child only sleeps until killed.
+    // SAFETY: the child makes only async-signal-safe calls (prctl, pause) until killed,
+    // so no lock of another thread of the caller can be needed there.
     let child = match unsafe { sys::clone(newuser) } {
         Ok(Fork::Child) => {
             let _ = sys::set_pdeathsig(libc::SIGKILL);

@@ -18,8 +18,8 @@ pub enum Msg {
     InitPid(i32),
     /// Init -> parent: set-up is complete; waiting for `start`.
     Ready,
-    /// Child -> parent: set-up failed.
-    Error(String),
+    /// Child -> parent: set-up failed (typed, see [`super::InitError`]).
+    Error(super::InitError),
     /// Init -> parent: namespaces and mounts are ready, pivot_root is next: run the
     /// prestart and createRuntime hooks now, then answer `Continue`.
     RunHooks,
@@ -132,6 +132,16 @@ impl Channel {
             return Ok((msg, fd));
         }
     }
+
+    /// One end made from an inherited socket fd (the clone helper's child).
+    pub(crate) fn from_fd(fd: OwnedFd) -> Channel {
+        Channel { fd }
+    }
+
+    /// The fd's number (handed to the clone helper).
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.fd)
+    }
 }
 
 #[cfg(test)]
@@ -142,9 +152,13 @@ mod tests {
     fn roundtrip_and_eof() {
         let (a, b) = Channel::pair().unwrap();
         a.send(&Msg::InitPid(42)).unwrap();
-        a.send(&Msg::Error("boom".into())).unwrap();
+        a.send(&Msg::Error(super::super::InitError::other("boom")))
+            .unwrap();
         assert_eq!(b.recv().unwrap(), Msg::InitPid(42));
-        assert_eq!(b.recv().unwrap(), Msg::Error("boom".into()));
+        assert_eq!(
+            b.recv().unwrap(),
+            Msg::Error(super::super::InitError::other("boom"))
+        );
         drop(a);
         assert_eq!(b.recv().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }

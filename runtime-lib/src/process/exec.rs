@@ -21,7 +21,7 @@ use super::channel::{Channel, Msg};
 use super::finalize::{self, ctx};
 use super::intermediate::{reap, report_and_exit};
 use super::plan::ProcessPlan;
-use super::{sys_err, ProcessError};
+use super::{sys_err, InitError, ProcessError};
 use crate::namespaces::NamespacePlan;
 use crate::sys::{self, Fork};
 
@@ -93,7 +93,7 @@ fn ns_flag(t: LinuxNamespaceType) -> u64 {
 }
 
 /// Everything the exec'd process does, computed before the fork (pure data).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ExecPlan {
     /// Container id (names the session keyring).
     pub id: String,
@@ -163,7 +163,8 @@ impl ExecPlan {
 /// own (the process chroots there). `state_json` gives the OCI state for a seccomp
 /// agent.
 ///
-/// The caller must be single-threaded.
+/// From a multi-threaded caller the fork is made by a single-threaded helper
+/// process (see `helper.rs`).
 pub fn spawn_exec(
     plan: &ExecPlan,
     init: &NsHandles,
@@ -173,20 +174,40 @@ pub fn spawn_exec(
     state_json: &dyn Fn() -> Vec<u8>,
 ) -> Result<i32, ProcessError> {
     let (parent, child) = Channel::pair().map_err(sys_err("socketpair"))?;
-    // SAFETY: the runtime is single-threaded when it execs into a container.
-    let mid = match unsafe { sys::clone(0) }.map_err(sys_err("fork"))? {
-        Fork::Child => {
-            drop(parent);
-            intermediate(plan, &child, init, root, console)
+    let mid = if super::helper::caller_is_threaded() {
+        use std::os::fd::AsRawFd;
+        let fds = super::helper::ChildFds {
+            channel: child.raw_fd(),
+            console: console.as_ref().map(|c| c.as_raw_fd()),
+            init: init.pidfd.as_ref().map(|f| f.as_raw_fd()),
+            ns_files: init
+                .files
+                .iter()
+                .map(|(f, fd)| (*f, fd.as_raw_fd()))
+                .collect(),
+            root: root.map(|r| r.as_raw_fd()),
+            ..Default::default()
+        };
+        let job = super::helper::Job::Exec {
+            plan: Box::new(plan.clone()),
+        };
+        super::helper::clone_child(job, fds)?
+    } else {
+        // SAFETY: the caller is single-threaded (checked just above).
+        match unsafe { sys::clone(0) }.map_err(sys_err("fork"))? {
+            Fork::Child => {
+                drop(parent);
+                intermediate(plan, &child, init, root, console)
+            }
+            Fork::Parent(mid) => mid,
         }
-        Fork::Parent(mid) => mid,
     };
     drop(child);
     drop(console);
     // execCPUAffinity.initial: on our process before it joins the container's cgroup.
     if let Err(e) = plan.attrs.apply_initial_affinity(mid) {
         reap(mid);
-        return Err(ProcessError::Init(e.to_string()));
+        return Err(ProcessError::Init(InitError::other(e.to_string())));
     }
     let pid = match place_and_wait_pid(&parent, mid, join_cgroup) {
         Ok(pid) => pid,
@@ -210,8 +231,10 @@ fn place_and_wait_pid(
     match ch.recv() {
         Ok(Msg::InitPid(pid)) => Ok(pid),
         Ok(Msg::Error(e)) => Err(ProcessError::Init(e)),
-        Ok(other) => Err(ProcessError::Init(format!("unexpected message {other:?}"))),
-        Err(e) => Err(ProcessError::Init(e.to_string())),
+        Ok(other) => Err(ProcessError::Init(InitError::other(format!(
+            "unexpected message {other:?}"
+        )))),
+        Err(e) => Err(ProcessError::Init(InitError::other(e.to_string()))),
     }
 }
 
@@ -224,17 +247,19 @@ fn wait_exec(
     loop {
         match ch.recv_fd() {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(ProcessError::Init(e.to_string())),
+            Err(e) => return Err(ProcessError::Init(InitError::other(e.to_string()))),
             Ok((Msg::Error(e), _)) => return Err(ProcessError::Init(e)),
             Ok((Msg::SeccompFd, Some(fd))) => {
                 let Some(l) = plan.process.seccomp_listener() else {
                     continue;
                 };
                 crate::seccomp::send_to_listener(&l.path, fd.as_fd(), &state_json(), &l.metadata)
-                    .map_err(|e| ProcessError::Init(e.to_string()))?;
+                    .map_err(|e| ProcessError::Init(InitError::other(e.to_string())))?;
             }
             Ok((other, _)) => {
-                return Err(ProcessError::Init(format!("unexpected message {other:?}")))
+                return Err(ProcessError::Init(InitError::other(format!(
+                    "unexpected message {other:?}"
+                ))))
             }
         }
     }
@@ -273,14 +298,14 @@ impl NsHandles {
 }
 
 /// The intermediate: cgroup (by the parent), non-dumpable, setns, fork the process.
-fn intermediate(
+pub(super) fn intermediate(
     plan: &ExecPlan,
     ch: &Channel,
     init: &NsHandles,
     root: Option<BorrowedFd<'_>>,
     console: Option<OwnedFd>,
 ) -> ! {
-    let res = (|| -> Result<i32, String> {
+    let res = (|| -> Result<i32, InitError> {
         let _ = sys::set_pdeathsig(libc::SIGKILL);
         // oom_score_adj is inherited by the process; written here while /proc/self is
         // still ours (a non-dumpable process's files belong to root, which a rootless
@@ -295,7 +320,7 @@ fn intermediate(
         sys::set_dumpable(false).map_err(ctx("prctl(PR_SET_DUMPABLE)"))?;
         match ch.recv() {
             Ok(Msg::Continue) => {}
-            other => return Err(format!("waiting for the runtime: {other:?}")),
+            other => return Err(format!("waiting for the runtime: {other:?}").into()),
         }
         if plan.namespaces != 0 {
             // One setns on the pidfd joins them all, the user namespace first.
@@ -333,7 +358,7 @@ fn setup_process(
     plan: &ExecPlan,
     ch: &Channel,
     console: Option<OwnedFd>,
-) -> Result<std::ffi::CString, String> {
+) -> Result<std::ffi::CString, InitError> {
     nix::unistd::setsid().map_err(ctx("setsid"))?;
     let lsm = &plan.process.lsm;
     // Opened inside the container's pid namespace, so `thread-self` is us

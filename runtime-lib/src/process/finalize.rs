@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::channel::{Channel, Msg};
 use super::plan::ProcessPlan;
+use super::InitError;
 use crate::seccomp::SeccompPlan;
 use crate::sys;
 
@@ -30,7 +31,7 @@ pub(super) struct Prepared {
 /// needs from procfs, and the compiled seccomp program. Everything here happens
 /// before any filter exists, so a strict profile need not allow it.
 /// `create_cwd`: create a missing cwd (the init, as runc's; never for exec, as runc's).
-pub(super) fn prepare(p: &ProcessPlan, create_cwd: bool) -> Result<Prepared, String> {
+pub(super) fn prepare(p: &ProcessPlan, create_cwd: bool) -> Result<Prepared, InitError> {
     reset_signals();
     for r in &p.rlimits {
         r.apply().map_err(|e| e.to_string())?;
@@ -76,7 +77,7 @@ pub(super) fn drop_privileges(
     p: &ProcessPlan,
     prep: Prepared,
     ch: &Channel,
-) -> Result<CString, String> {
+) -> Result<CString, InitError> {
     let Prepared {
         exe,
         early_cwd,
@@ -92,7 +93,10 @@ pub(super) fn drop_privileges(
     p.user.apply(&user_host).map_err(|e| e.to_string())?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(p.user.umask as _));
     if !early_cwd {
-        nix::unistd::chdir(&p.cwd).map_err(|e| format!("process.cwd {}: {e}", p.cwd.display()))?;
+        nix::unistd::chdir(&p.cwd).map_err(|e| {
+            let msg = format!("process.cwd {}: {e}", p.cwd.display());
+            InitError::cwd(&p.cwd, &e.into(), msg)
+        })?;
         verify_cwd()?;
     }
     p.caps.apply_sets().map_err(|e| e.to_string())?;
@@ -109,7 +113,7 @@ pub(super) fn exec(
     exe: &CString,
     args: &[String],
     env: &[String],
-) -> Result<std::convert::Infallible, String> {
+) -> Result<std::convert::Infallible, InitError> {
     let cargs: Vec<CString> = args
         .iter()
         .map(|a| CString::new(a.as_str()))
@@ -122,10 +126,14 @@ pub(super) fn exec(
         .map_err(ctx("process.env"))?;
     match nix::unistd::execve(exe, &cargs, &cenv) {
         Ok(never) => match never {},
-        Err(e) => Err(format!(
-            "exec {:?}: {e}",
-            args.first().map(String::as_str).unwrap_or("")
-        )),
+        Err(e) => {
+            let arg0 = args.first().map(String::as_str).unwrap_or("");
+            Err(InitError::executable(
+                arg0,
+                e as i32,
+                format!("exec {arg0:?}: {e}"),
+            ))
+        }
     }
 }
 
@@ -146,9 +154,9 @@ fn reset_signals() {
 /// Builds the filter's BPF program (allocation, libseccomp) ahead of loading it.
 fn compile_seccomp(
     seccomp: Option<&SeccompPlan>,
-) -> Result<Option<crate::seccomp::CompiledFilter>, String> {
+) -> Result<Option<crate::seccomp::CompiledFilter>, InitError> {
     seccomp
-        .map(|sc| sc.compile().map_err(|e| e.to_string()))
+        .map(|sc| sc.compile().map_err(|e| InitError::other(e.to_string())))
         .transpose()
 }
 
@@ -156,7 +164,7 @@ fn compile_seccomp(
 fn install_seccomp(
     filter: Option<&crate::seccomp::CompiledFilter>,
     ch: &Channel,
-) -> Result<(), String> {
+) -> Result<(), InitError> {
     let Some(f) = filter else {
         return Ok(());
     };
@@ -170,33 +178,42 @@ fn install_seccomp(
 
 /// The cwd must be inside the container: a leaked host directory fd used as cwd
 /// would show as "(unreachable)" from getcwd (CVE-2024-21626).
-pub(super) fn verify_cwd() -> Result<(), String> {
+pub(super) fn verify_cwd() -> Result<(), InitError> {
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() => Ok(()),
-        Ok(p) => Err(format!(
-            "process.cwd: current directory {} is outside the container",
-            p.display()
-        )),
-        Err(e) => Err(format!(
-            "process.cwd: getcwd: {e} (directory outside the container?)"
+        Ok(p) => {
+            let msg = format!(
+                "process.cwd: current directory {} is outside the container",
+                p.display()
+            );
+            let e = std::io::Error::other("outside the container");
+            Err(InitError::cwd(p, &e, msg))
+        }
+        Err(e) => Err(InitError::cwd(
+            "",
+            &e.into(),
+            format!("process.cwd: getcwd: {e} (directory outside the container?)"),
         )),
     }
 }
 
 /// PATH lookup inside the container, with the process's own PATH, like runc.
-fn find_executable(arg0: &str, env: &[String]) -> Result<CString, String> {
-    let bad = |e: &dyn std::fmt::Display| format!("exec: {arg0:?}: {e}");
+fn find_executable(arg0: &str, env: &[String]) -> Result<CString, InitError> {
+    let bad = |errno: i32, e: &dyn std::fmt::Display| {
+        InitError::executable(arg0, errno, format!("exec: {arg0:?}: {e}"))
+    };
     if arg0.contains('/') {
         // Fail at create, not at start, as runc does.
         return match std::fs::metadata(arg0) {
-            Ok(m) if m.is_dir() => Err(bad(&"is a directory")),
-            Ok(_) => CString::new(arg0).map_err(|e| bad(&e)),
+            Ok(m) if m.is_dir() => Err(bad(libc::EISDIR, &"is a directory")),
+            Ok(_) => CString::new(arg0).map_err(|e| bad(libc::EINVAL, &e)),
             Err(e) => {
                 // runc's (Go's) spelling: "stat /x: no such file or directory".
-                let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
-                Err(format!(
-                    "exec: {arg0:?}: stat {arg0}: {}",
-                    errno.desc().to_lowercase()
+                let raw = e.raw_os_error().unwrap_or(libc::ENOENT);
+                let errno = nix::errno::Errno::from_raw(raw);
+                Err(bad(
+                    raw,
+                    &format_args!("stat {arg0}: {}", errno.desc().to_lowercase()),
                 ))
             }
         };
@@ -209,12 +226,10 @@ fn find_executable(arg0: &str, env: &[String]) -> Result<CString, String> {
         let dir = if dir.is_empty() { "." } else { dir };
         let cand = PathBuf::from(dir).join(arg0);
         if is_executable(&cand) {
-            return CString::new(cand.as_os_str().as_bytes()).map_err(|e| bad(&e));
+            return CString::new(cand.as_os_str().as_bytes()).map_err(|e| bad(libc::EINVAL, &e));
         }
     }
-    Err(format!(
-        "exec: {arg0:?}: executable file not found in $PATH"
-    ))
+    Err(bad(libc::ENOENT, &"executable file not found in $PATH"))
 }
 
 fn is_executable(p: &Path) -> bool {

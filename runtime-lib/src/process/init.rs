@@ -8,7 +8,7 @@ use nix::sched::CloneFlags;
 
 use super::channel::{Channel, Msg};
 use super::finalize::{self, ctx};
-use super::InitPlan;
+use super::{InitError, InitPlan};
 use crate::hooks::HookKind;
 use crate::paths::ProcHandle;
 use crate::sys;
@@ -61,7 +61,7 @@ fn setup(
     plan: &InitPlan,
     ch: &Channel,
     console: Option<OwnedFd>,
-) -> Result<(CString, String), String> {
+) -> Result<(CString, String), InitError> {
     // Die with the runtime while set-up is in progress; never let the container read our memory.
     sys::set_pdeathsig(libc::SIGKILL).map_err(ctx("prctl(PR_SET_PDEATHSIG)"))?;
     // With a new user namespace, stay dumpable until the parent has written the id
@@ -76,7 +76,7 @@ fn setup(
         match ch.recv() {
             Ok(Msg::Continue) => break,
             Ok(Msg::HookState(s)) => hook_state = s,
-            other => return Err(format!("waiting for the runtime: {other:?}")),
+            other => return Err(format!("waiting for the runtime: {other:?}").into()),
         }
     }
     if new_user {
@@ -107,11 +107,11 @@ fn setup(
         let c = CString::new(d.as_str()).map_err(ctx("domainname"))?;
         // SAFETY: c outlives the call; the length excludes the NUL.
         if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
-            return Err(format!("domainname: {}", std::io::Error::last_os_error()));
+            return Err(format!("domainname: {}", std::io::Error::last_os_error()).into());
         }
     }
     crate::fault::point("namespaces");
-    let root = plan.rootfs.build_mounts().map_err(|e| e.to_string())?;
+    let root = plan.rootfs.build_mounts()?;
     if let Some(sock) = console {
         setup_console(plan, &root, sock).map_err(|e| e.to_string())?;
     }
@@ -121,7 +121,7 @@ fn setup(
         match ch.recv() {
             Ok(Msg::Continue) => {}
             Ok(Msg::Error(e)) => return Err(e),
-            other => return Err(format!("waiting for hooks: {other:?}")),
+            other => return Err(format!("waiting for hooks: {other:?}").into()),
         }
     }
     run_init_hooks(plan, HookKind::CreateContainer, &hook_state)?;
@@ -129,7 +129,9 @@ fn setup(
         // A cwd missing from the image is created now, while the root is still
         // writable (runc's order); finalize only checks it after the switch.
         root.ensure(&plan.process.cwd, crate::paths::Kind::Dir)
-            .map_err(|e| format!("process.cwd: {e}"))?;
+            .map_err(|e| {
+                InitError::cwd(&plan.process.cwd, &e.source, format!("process.cwd: {e}"))
+            })?;
     }
     // Without fsopen (before 5.2) sysctls go through the container's /proc, before
     // read-only paths cover /proc/sys (runc's order); with it, after the pivot
@@ -142,10 +144,10 @@ fn setup(
     }
     // Only now read-only and masked paths and the read-only root: hooks may write
     // into the rootfs (runc's order too).
-    plan.rootfs.finish(&root).map_err(|e| e.to_string())?;
+    plan.rootfs.finish(&root)?;
     drop(root);
     crate::fault::point("mounts");
-    plan.rootfs.enter().map_err(|e| e.to_string())?;
+    plan.rootfs.enter()?;
     crate::fault::point("pivot");
     // Opened after the pivot: in the container's pid namespace, so `thread-self` is us.
     let lsm = &plan.process.lsm;
@@ -184,16 +186,16 @@ fn setup(
 }
 
 /// `linux.sysctl`, through a verified procfs.
-fn write_sysctls(plan: &InitPlan, proc: &ProcHandle) -> Result<(), String> {
+fn write_sysctls(plan: &InitPlan, proc: &ProcHandle) -> Result<(), InitError> {
     for (k, v) in &plan.sysctl {
         proc.write(&format!("sys/{}", k.replace('.', "/")), v.as_bytes())
-            .map_err(|e| format!("linux.sysctl[{k:?}]: {e}"))?;
+            .map_err(|e| InitError::other(format!("linux.sysctl[{k:?}]: {e}")))?;
     }
     Ok(())
 }
 
 /// Hooks the init runs itself (createContainer, startContainer): in the container's namespaces.
-fn run_init_hooks(plan: &InitPlan, kind: HookKind, state: &str) -> Result<(), String> {
+fn run_init_hooks(plan: &InitPlan, kind: HookKind, state: &str) -> Result<(), InitError> {
     let Some(h) = &plan.hooks else { return Ok(()) };
     let mut list = kind.select(h).to_vec();
     if list.is_empty() {
@@ -203,7 +205,7 @@ fn run_init_hooks(plan: &InitPlan, kind: HookKind, state: &str) -> Result<(), St
         // In the container, just before exec: the process's environment (runc's).
         list = crate::hooks::with_default_env(&list, super::env::prepared(&plan.process.env));
     }
-    crate::hooks::run_hooks(kind, &list, state.as_bytes()).map_err(|e| e.to_string())
+    Ok(crate::hooks::run_hooks(kind, &list, state.as_bytes())?)
 }
 
 /// Tells the parent we are ready, waits for `start` on the exec fifo, and execs.
@@ -213,7 +215,7 @@ fn wait_and_exec(
     fifo: OwnedFd,
     exe: &CString,
     hook_state: &str,
-) -> Result<std::convert::Infallible, String> {
+) -> Result<std::convert::Infallible, InitError> {
     // The runtime exits after `create`: from now on we must outlive it.
     sys::set_pdeathsig(0).map_err(ctx("prctl(PR_SET_PDEATHSIG)"))?;
     crate::fault::point("ready");

@@ -7,10 +7,11 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::channel::{Channel, Msg};
+use super::InitError;
 
 /// Ends the intermediate: sends the pid it forked (or why it could not) to the
 /// runtime and exits, with status 0 only when the pid was delivered.
-pub(super) fn report_and_exit(ch: &Channel, res: Result<i32, String>) -> ! {
+pub(super) fn report_and_exit(ch: &Channel, res: Result<i32, InitError>) -> ! {
     let code = match res {
         Ok(pid) => ch.send(&Msg::InitPid(pid)).map(|_| 0).unwrap_or(1),
         Err(e) => {

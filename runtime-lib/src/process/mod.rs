@@ -5,12 +5,15 @@ pub mod channel;
 mod env;
 mod exec;
 mod finalize;
+pub(crate) mod helper;
 mod init;
+mod init_error;
 mod intermediate;
 mod plan;
 mod spawn;
 
 pub use exec::{spawn_exec, ExecBase, ExecPlan, NsHandles};
+pub use init_error::InitError;
 pub use plan::{InitPlan, PlanOptions};
 pub use spawn::spawn_init;
 
@@ -25,12 +28,33 @@ pub enum ProcessError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// A prestart or createRuntime hook failed.
-    #[error("{0}")]
-    Hook(String),
-    /// The container's init reported a failure during set-up.
+    /// A prestart or createRuntime hook failed (becomes [`crate::Error::Hook`]).
+    #[error(transparent)]
+    Hook(Box<crate::hooks::HookError>),
+    /// The container's init (or an exec'd process) reported a failure during
+    /// set-up that has no more specific variant; its message names the field.
     #[error("container init: {0}")]
-    Init(String),
+    Init(InitError),
+    /// `process.args[0]` is missing, not executable, or not found in `PATH`.
+    #[error("{message}")]
+    Executable {
+        /// `process.args[0]`.
+        path: String,
+        /// The OS error (`ENOENT` when not found).
+        source: std::io::Error,
+        /// The message, in runc's words.
+        message: String,
+    },
+    /// `process.cwd` could not be created, entered or verified.
+    #[error("{message}")]
+    Cwd {
+        /// `process.cwd`.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+        /// The message.
+        message: String,
+    },
     /// Namespace set-up in the parent failed.
     #[error(transparent)]
     Namespace(#[from] crate::namespaces::NamespaceError),

@@ -11,7 +11,7 @@ use crate::security::{CapPlan, Rlimit, UserPlan};
 
 /// The process part of a plan, the same for the container's init and for an exec'd
 /// process: what they set up on themselves and what the last steps before exec read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProcessPlan {
     /// `process.args`.
     pub args: Vec<String>,
@@ -97,7 +97,7 @@ impl ProcessPlan {
 }
 
 /// The init's instructions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct InitPlan {
     /// Container id (names the session keyring).
     pub id: String,

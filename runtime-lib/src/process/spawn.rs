@@ -2,14 +2,14 @@
 //! config allows, else an intermediate process that joins and unshares first),
 //! place it in its cgroup, write its id maps, and wait until it is ready.
 
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use super::channel::{Channel, Msg};
 use super::intermediate::{reap, report_and_exit};
-use super::{init, sys_err, InitPlan, ProcessError};
+use super::{init, sys_err, InitError, InitPlan, ProcessError};
 use crate::cgroups::CgroupHandle;
 use crate::hooks::HookKind;
 use crate::namespaces::{self, CLONE_NEWTIME};
@@ -21,7 +21,8 @@ const NEWCGROUP: u64 = nix::sched::CloneFlags::CLONE_NEWCGROUP.bits() as u64;
 /// Creates the container's init and returns its pid once it waits for `start`.
 /// On failure the init is killed and reaped before returning.
 ///
-/// The caller must be single-threaded: the children run Rust code after a raw clone.
+/// The children run Rust code after a raw clone: from a multi-threaded caller the
+/// clone is made by a single-threaded helper process (see `helper.rs`).
 ///
 /// `console` is the connected console socket when `process.terminal` is set: the init
 /// sends the pty master over it.
@@ -42,8 +43,49 @@ pub fn spawn_init(
     record_pid: &dyn Fn(i32) -> Result<(), String>,
 ) -> Result<i32, ProcessError> {
     let (parent, child) = Channel::pair().map_err(sys_err("socketpair"))?;
+    if super::helper::caller_is_threaded() {
+        // Never run Rust code in a fork of a multi-threaded process: a helper clones.
+        let single = plan.ns.single_clone();
+        let fds = super::helper::ChildFds {
+            channel: child.raw_fd(),
+            fifo: Some(fifo.as_raw_fd()),
+            console: console.as_ref().map(|c| c.as_raw_fd()),
+            ..Default::default()
+        };
+        let job = if single {
+            super::helper::Job::Init {
+                plan: Box::new(plan.clone()),
+                flags: plan.ns.clone_flags(),
+                idmap_fds: plan.rootfs.idmap_fds.clone(),
+            }
+        } else {
+            super::helper::Job::InitIntermediate {
+                plan: Box::new(plan.clone()),
+                idmap_fds: plan.rootfs.idmap_fds.clone(),
+            }
+        };
+        let cloned = super::helper::clone_child(job, fds);
+        drop(child);
+        drop(fifo);
+        drop(console);
+        let cloned = cloned?;
+        let pid = if single {
+            if plan.ns.creates(NEWUSER) {
+                if let Err(e) = namespaces::write_id_maps(cloned, &plan.ns) {
+                    reap(cloned);
+                    return Err(e.into());
+                }
+            }
+            cloned
+        } else {
+            let r = wait_init_pid(&parent, cloned, plan);
+            let _ = waitpid(Pid::from_raw(cloned), None);
+            r?
+        };
+        return after_clone(plan, &parent, pid, cgroup, state_json, record_pid);
+    }
     let pid = if plan.ns.single_clone() {
-        // SAFETY: the runtime is single-threaded when it creates a container.
+        // SAFETY: the caller is single-threaded (checked above).
         match unsafe { sys::clone(plan.ns.clone_flags()) }.map_err(sys_err("clone"))? {
             Fork::Child => {
                 drop(parent);
@@ -81,11 +123,25 @@ pub fn spawn_init(
             }
         }
     };
+    after_clone(plan, &parent, pid, cgroup, state_json, record_pid)
+}
+
+/// Everything after the init exists: record its pid, place it, wait until it is ready.
+fn after_clone(
+    plan: &InitPlan,
+    parent: &Channel,
+    pid: i32,
+    cgroup: Option<&CgroupHandle>,
+    state_json: &dyn Fn(i32) -> Vec<u8>,
+    record_pid: &dyn Fn(i32) -> Result<(), String>,
+) -> Result<i32, ProcessError> {
     if let Err(e) = record_pid(pid) {
         reap(pid);
-        return Err(ProcessError::Init(format!("record the init's pid: {e}")));
+        return Err(ProcessError::Init(InitError::other(format!(
+            "record the init's pid: {e}"
+        ))));
     }
-    finish(plan, &parent, pid, cgroup, state_json).inspect_err(|_| {
+    finish(plan, parent, pid, cgroup, state_json).inspect_err(|_| {
         reap(pid);
         if let Some(rdt) = &plan.intel_rdt {
             let _ = crate::intelrdt::remove(rdt);
@@ -129,7 +185,7 @@ fn finish(
                 let reply = run_runtime_hooks(plan, &state);
                 let msg = match &reply {
                     Ok(()) => Msg::Continue,
-                    Err(e) => Msg::Error(e.to_string()),
+                    Err(e) => Msg::Error(InitError::other(e.to_string())),
                 };
                 ch.send(&msg).map_err(sys_err("send to init"))?;
                 reply?;
@@ -144,13 +200,15 @@ fn finish(
                     &state,
                     &l.metadata,
                 )
-                .map_err(|e| ProcessError::Init(e.to_string()))?;
+                .map_err(|e| ProcessError::Init(InitError::other(e.to_string())))?;
             }
             Ok((Msg::Error(e), _)) => return Err(ProcessError::Init(e)),
             Ok((other, _)) => {
-                return Err(ProcessError::Init(format!("unexpected message {other:?}")))
+                return Err(ProcessError::Init(InitError::other(format!(
+                    "unexpected message {other:?}"
+                ))))
             }
-            Err(e) => return Err(ProcessError::Init(e.to_string())),
+            Err(e) => return Err(ProcessError::Init(InitError::other(e.to_string()))),
         }
     }
 }
@@ -160,7 +218,7 @@ fn run_runtime_hooks(plan: &InitPlan, state: &[u8]) -> Result<(), ProcessError> 
     let Some(h) = &plan.hooks else { return Ok(()) };
     for kind in [HookKind::Prestart, HookKind::CreateRuntime] {
         crate::hooks::run_hooks(kind, kind.select(h), state)
-            .map_err(|e| ProcessError::Hook(e.to_string()))?;
+            .map_err(|e| ProcessError::Hook(Box::new(e)))?;
     }
     Ok(())
 }
@@ -175,8 +233,12 @@ fn wait_init_pid(ch: &Channel, mid: i32, plan: &InitPlan) -> Result<i32, Process
             }
             Ok(Msg::InitPid(pid)) => return Ok(pid),
             Ok(Msg::Error(e)) => return Err(ProcessError::Init(e)),
-            Ok(other) => return Err(ProcessError::Init(format!("unexpected message {other:?}"))),
-            Err(e) => return Err(ProcessError::Init(e.to_string())),
+            Ok(other) => {
+                return Err(ProcessError::Init(InitError::other(format!(
+                    "unexpected message {other:?}"
+                ))))
+            }
+            Err(e) => return Err(ProcessError::Init(InitError::other(e.to_string()))),
         }
     }
 }
@@ -184,8 +246,13 @@ fn wait_init_pid(ch: &Channel, mid: i32, plan: &InitPlan) -> Result<i32, Process
 /// The intermediate process: joins namespaces by path, makes the user namespace
 /// (the parent writes its maps), unshares the rest, writes time offsets, then forks
 /// the init as a sibling (CLONE_PARENT) so the runtime stays its parent.
-fn intermediate(plan: &InitPlan, ch: &Channel, fifo: OwnedFd, console: Option<OwnedFd>) -> ! {
-    let res = (|| -> Result<i32, String> {
+pub(super) fn intermediate(
+    plan: &InitPlan,
+    ch: &Channel,
+    fifo: OwnedFd,
+    console: Option<OwnedFd>,
+) -> ! {
+    let res = (|| -> Result<i32, InitError> {
         let _ = sys::set_pdeathsig(libc::SIGKILL);
         namespaces::join_all(&plan.ns.join).map_err(|e| e.to_string())?;
         if plan.ns.creates(NEWUSER) {
@@ -193,7 +260,7 @@ fn intermediate(plan: &InitPlan, ch: &Channel, fifo: OwnedFd, console: Option<Ow
             ch.send(&Msg::NeedMaps).map_err(|e| e.to_string())?;
             match ch.recv() {
                 Ok(Msg::Continue) => {}
-                other => return Err(format!("waiting for id maps: {other:?}")),
+                other => return Err(format!("waiting for id maps: {other:?}").into()),
             }
         }
         namespaces::unshare(plan.ns.create & !(NEWUSER | NEWCGROUP)).map_err(|e| e.to_string())?;

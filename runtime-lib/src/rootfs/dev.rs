@@ -91,7 +91,7 @@ pub(super) fn create_devices(root: &Root, plan: &RootfsPlan) -> Result<(), Rootf
                     {
                         RootfsError::Apply {
                             what,
-                            op: "create device",
+                            op: "create device".into(),
                             source: std::io::Error::other(
                                 "the host has no such path to bind and mknod is not allowed \
                                  in a user namespace; create the device on the host first",

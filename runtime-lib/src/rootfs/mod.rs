@@ -35,7 +35,7 @@ pub enum RootfsError {
         /// The config entry or step.
         what: String,
         /// The operation (mount, mknod, pivot_root, ...).
-        op: &'static str,
+        op: std::borrow::Cow<'static, str>,
         /// The OS error.
         source: std::io::Error,
     },
@@ -75,7 +75,7 @@ pub(crate) fn apply_err<E: Into<std::io::Error>>(
     let what = what.into();
     move |e| RootfsError::Apply {
         what,
-        op,
+        op: op.into(),
         source: e.into(),
     }
 }

@@ -196,7 +196,7 @@ fn refuse_symlinked(root: &Root, m: &MountOp) -> Result<(), RootfsError> {
     }
     Err(RootfsError::Apply {
         what: what(m),
-        op: "check mount point",
+        op: "check mount point".into(),
         source: std::io::Error::other(format!(
             "{:?} must be mounted on an ordinary directory, not a symlink or file in the image",
             m.typ
@@ -230,7 +230,7 @@ fn tmpfs_copyup(
             what(m),
             super::copyup::shown(&e.path)
         ),
-        op: e.op,
+        op: e.op.into(),
         source: e.source,
     })?;
     // As runc: the tmpfs root takes the mode of the directory it covers, unless the
@@ -440,7 +440,7 @@ pub(super) fn mask_path(root: &Root, p: &Path, label: Option<&str>) -> Result<()
     if nst.st_mode & libc::S_IFMT != libc::S_IFCHR || nst.st_rdev != libc::makedev(1, 3) {
         return Err(RootfsError::Apply {
             what,
-            op: "check /dev/null",
+            op: "check /dev/null".into(),
             source: std::io::Error::other(
                 "/dev/null is not the 1:3 character device: refusing to mask with it",
             ),

@@ -7,7 +7,7 @@ use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp};
 use oci_spec::runtime::Arch;
 
 /// What the filter does with a matching syscall, with its return data resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     /// `SCMP_ACT_KILL` / `SCMP_ACT_KILL_THREAD`: kill the calling thread.
     KillThread,
@@ -57,7 +57,7 @@ impl Action {
 }
 
 /// How a syscall argument is compared (`SCMP_CMP_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CompareOp {
     /// `SCMP_CMP_NE`: `arg != value`.
     Ne,
@@ -76,7 +76,7 @@ pub enum CompareOp {
 }
 
 /// One argument test of a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ArgCondition {
     /// Argument index, `0..=5`.
     pub index: u8,
@@ -106,7 +106,7 @@ impl ArgCondition {
 }
 
 /// One libseccomp rule: a syscall, an action and AND-ed argument tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RulePlan {
     /// The JSON field it comes from, e.g. `linux.seccomp.syscalls[4].names[1]`.
     pub field: String,
@@ -122,7 +122,7 @@ pub struct RulePlan {
 }
 
 /// Why a syscall name produced no rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SkipReason {
     /// libseccomp does not know the name (like runc, not an error: profiles
     /// list syscalls newer than the library).
@@ -133,7 +133,7 @@ pub enum SkipReason {
 }
 
 /// A syscall name of the config that produced no rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SkippedSyscall {
     /// The JSON field, e.g. `linux.seccomp.syscalls[0].names[7]`.
     pub field: String,
@@ -144,7 +144,7 @@ pub struct SkippedSyscall {
 }
 
 /// Filter flags requested in `linux.seccomp.flags`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FilterFlags {
     /// `SECCOMP_FILTER_FLAG_TSYNC`.
     pub tsync: bool,
@@ -189,7 +189,7 @@ impl FilterFlags {
 }
 
 /// Where to send the notify fd (`listenerPath`, `listenerMetadata`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ListenerPlan {
     /// The seccomp agent's `AF_UNIX` `SOCK_STREAM` socket.
     pub path: PathBuf,
@@ -198,7 +198,7 @@ pub struct ListenerPlan {
 }
 
 /// A validated seccomp configuration, ready to be compiled and loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SeccompPlan {
     /// Action for syscalls no rule matches.
     pub default_action: Action,

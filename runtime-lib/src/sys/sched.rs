@@ -6,7 +6,7 @@ use std::io;
 use super::check;
 
 /// The kernel's `struct sched_attr` fields (see sched_setattr(2)).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SchedAttr {
     /// SCHED_* policy.
     pub policy: u32,
