@@ -26,7 +26,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = ["docs/getting-started.md", "docs/user-guide.md", "README.md"]
-PLAIN = {"cd", "mkdir", "ln", "sed", "systemctl", "dpkg", "cp", "install", "cat", "echo"}
+PLAIN = {"cd", "mkdir", "ln", "sed", "systemctl", "dpkg", "cp", "install", "cat", "echo", "jq"}
 TOOLS = {"docker", "dockerd", "podman", "ctr"}
 
 husk = os.path.abspath(sys.argv[1])
