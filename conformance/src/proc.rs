@@ -333,3 +333,33 @@ pub fn alive(pid: i32) -> bool {
         .and_then(|p| p.stat())
         .is_ok_and(|s| !matches!(s.state, 'Z' | 'X'))
 }
+
+/// A process's peak resident set (`VmHWM` in /proc/PID/status), in KiB.
+pub fn vm_hwm_kib(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_vm_hwm(&status)
+}
+
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod vm_hwm_tests {
+    use super::parse_vm_hwm;
+
+    #[test]
+    fn reads_vm_hwm() {
+        let s = "Name:\tsleep\nVmPeak:\t   10000 kB\nVmHWM:\t    2104 kB\nVmRSS:\t  2000 kB\n";
+        assert_eq!(parse_vm_hwm(s), Some(2104));
+        assert_eq!(parse_vm_hwm("Name:\tkthreadd\n"), None);
+    }
+
+    #[test]
+    fn own_status_has_vm_hwm() {
+        assert!(super::vm_hwm_kib(std::process::id() as i32).is_some_and(|k| k > 0));
+    }
+}

@@ -101,3 +101,30 @@ pub fn install(logger: std::sync::Arc<Logger>) {
         .with(LogLayer(logger))
         .try_init();
 }
+
+/// `--debug`: logs the phases of a command with their durations
+/// (`run ID: start: 1.2ms`), as the library does for `create`'s phases
+/// (`husk-conformance bench` reads both into its "where the time goes" table).
+/// Reads the clock only when debug logging is on.
+pub struct Phases<'a> {
+    what: &'a str,
+    id: &'a str,
+    last: Option<std::time::Instant>,
+}
+
+impl<'a> Phases<'a> {
+    /// Starts timing the phases of command `what` on container `id`.
+    pub fn start(what: &'a str, id: &'a str) -> Self {
+        let last = tracing::enabled!(Level::DEBUG).then(std::time::Instant::now);
+        Phases { what, id, last }
+    }
+
+    /// Ends the current phase, named `phase`, and starts the next.
+    pub fn done(&mut self, phase: &str) {
+        if let Some(t) = self.last {
+            let now = std::time::Instant::now();
+            tracing::debug!("{} {}: {phase}: {:?}", self.what, self.id, now - t);
+            self.last = Some(now);
+        }
+    }
+}

@@ -588,3 +588,41 @@ fn delete_force_kills_every_process_without_pid_namespace() {
     reap(&procs);
     b.assert_nothing_left(&id);
 }
+
+/// `--debug` times the phases of a foreground `run` (create's from the library,
+/// start/run/delete from the CLI; `husk-conformance bench` tabulates them);
+/// without it none is logged.
+#[test]
+fn debug_run_logs_its_phases() {
+    let mut b = Bundle::new("phases");
+    b.set_args(&["true"]);
+    b.write_config();
+    let id = b.new_id();
+    let out = b
+        .husk(&["--debug", "run", "--bundle", b.dir_str(), &id])
+        .ok();
+    for phase in [
+        "load and plan config.json",
+        "clone init and wait until ready",
+    ] {
+        assert!(
+            out.stderr.contains(&format!("create {id}: {phase}: ")),
+            "no create phase {phase:?}:\n{}",
+            out.stderr
+        );
+    }
+    for phase in ["start", "container process runs and exits", "delete"] {
+        assert!(
+            out.stderr.contains(&format!("run {id}: {phase}: ")),
+            "no run phase {phase:?}:\n{}",
+            out.stderr
+        );
+    }
+    let id2 = b.new_id();
+    let out = b.husk(&["run", "--bundle", b.dir_str(), &id2]).ok();
+    assert!(
+        !out.stderr.contains(&format!("run {id2}:")),
+        "{}",
+        out.stderr
+    );
+}

@@ -10,7 +10,8 @@
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
-use containerd_shim::protos::protobuf::MessageDyn;
+use containerd_shim::protos::protobuf::well_known_types::any::Any;
+use containerd_shim::protos::protobuf::Message;
 use containerd_shim::protos::shim::event::Envelope;
 use containerd_shim::protos::shim::events::ForwardRequest;
 use containerd_shim::protos::shim_sync::EventsClient;
@@ -21,7 +22,7 @@ use containerd_shim::publisher::RemotePublisher;
 const IDLE: Duration = Duration::from_secs(2);
 
 enum Item {
-    Event(&'static str, Box<dyn MessageDyn>),
+    Event(&'static str, Any),
     Flush(mpsc::Sender<()>),
 }
 
@@ -46,10 +47,15 @@ impl Events {
         Events { tx }
     }
 
-    /// Queues an event.
-    pub fn send(&self, topic: &'static str, ev: impl MessageDyn) {
+    /// Queues an event (a message of containerd's `containerd.events` package).
+    pub fn send<M: Message + std::fmt::Debug>(&self, topic: &'static str, ev: M) {
         log::debug!("event {topic}: {ev:?}");
-        let _ = self.tx.send(Item::Event(topic, Box::new(ev)));
+        match crate::any::pack(crate::any::EVENTS, &ev) {
+            Ok(any) => {
+                let _ = self.tx.send(Item::Event(topic, any));
+            }
+            Err(e) => log::warn!("encode {topic}: {e}"),
+        }
     }
 
     /// Waits (up to `t`) until everything queued so far has been forwarded.
@@ -87,17 +93,10 @@ fn forward(rx: mpsc::Receiver<Item>, address: &str, namespace: &str) {
             }
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        let (topic, ev) = match item {
-            Item::Event(topic, ev) => (topic, ev),
+        let (topic, any) = match item {
+            Item::Event(topic, any) => (topic, any),
             Item::Flush(done) => {
                 let _ = done.send(());
-                continue;
-            }
-        };
-        let any = match containerd_shim::util::convert_to_any(ev) {
-            Ok(a) => a,
-            Err(e) => {
-                log::warn!("encode {topic}: {e}");
                 continue;
             }
         };

@@ -1,6 +1,7 @@
 //! `containerd-shim-husk-v2`: the containerd shim v2 for husk
 //! (`io.containerd.husk.v2`), driving the husk library in-process.
 
+mod any;
 mod criu;
 mod events;
 mod helper;

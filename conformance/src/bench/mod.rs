@@ -13,6 +13,7 @@
 
 mod machine;
 mod operations;
+mod phases;
 mod report;
 mod results;
 
@@ -170,6 +171,16 @@ pub fn run_bench(runtimes: &[Runtime], opts: &Options) -> Result<Results, String
         }
         rows.push(Row { key, label, series });
     }
+    let (mut phases, mut phases_total) = (Vec::new(), None);
+    if selected("phases") {
+        if let Some(ctx) = ctxs.iter_mut().find(|c| c.rt.name == "husk") {
+            match phases::measure(ctx, opts) {
+                Ok((p, t)) => (phases, phases_total) = (p, t),
+                Err(e) => eprintln!("phases: {e}"),
+            }
+            ctx.cleanup();
+        }
+    }
     let mut floor = Vec::new();
     if selected("floor") {
         floor = measure_floor(&ctxs, &rootfs, opts)?;
@@ -189,6 +200,8 @@ pub fn run_bench(runtimes: &[Runtime], opts: &Options) -> Result<Results, String
         elapsed: t_start.elapsed(),
         load: (load_before, loadavg()),
         hide_overhead,
+        phases,
+        phases_total,
     })
 }
 
@@ -248,6 +261,7 @@ fn measure_floor(
                     wall,
                     cpu: u.cpu(),
                     maxrss_kib: u.maxrss_kib,
+                    init_hwm_kib: 0,
                 }),
                 Ok(_) => {}
                 Err(e) => out[i].1.error = Some(e.to_string()),

@@ -27,7 +27,7 @@ pub(super) struct Ctx<'a> {
 pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Ctx<'_> {
-    fn next_id(&mut self) -> String {
+    pub(super) fn next_id(&mut self) -> String {
         self.seq += 1;
         format!("{}-{}", self.prefix, self.seq)
     }
@@ -55,7 +55,7 @@ impl Ctx<'_> {
     }
 
     /// Runs a runtime command to completion; fails unless it exits 0.
-    fn call(&self, args: &[&str]) -> Result<Finished, String> {
+    pub(super) fn call(&self, args: &[&str]) -> Result<Finished, String> {
         let f = self
             .spawn(args)?
             .wait(CALL_TIMEOUT)
@@ -169,12 +169,15 @@ pub(super) fn sample(ctx: &mut Ctx, kind: Kind, opts: &Options) -> Result<Sample
     let t0 = Instant::now();
     let mut u = Usage::default();
     let mut rss = 0;
+    let mut init_hwm = 0;
     match kind {
         Kind::Lifecycle => {
             let id = ctx.next_id();
             let b = ctx.b_true.clone();
             let (f, pid, fd) = ctx.create(&b, &id, &mut u)?;
             rss = f.usage.maxrss_kib;
+            // Created, not started: the init is blocked before its exec.
+            init_hwm = proc::vm_hwm_kib(pid).unwrap_or(0);
             u.add(&ctx.call(&["start", &id])?.usage);
             ctx.wait_init(pid, &fd, &mut u)?;
             u.add(&ctx.call(&["delete", &id])?.usage);
@@ -252,6 +255,7 @@ pub(super) fn sample(ctx: &mut Ctx, kind: Kind, opts: &Options) -> Result<Sample
         wall: t0.elapsed(),
         cpu: u.cpu(),
         maxrss_kib: rss,
+        init_hwm_kib: init_hwm,
     })
 }
 

@@ -155,6 +155,14 @@ impl Results {
                     .unwrap_or_else(|| "–".into())
             }));
             g.push(line);
+            let mut line =
+                vec!["peak RSS of the container init before exec (VmHWM, median)".to_string()];
+            line.extend(lc.series.iter().map(|s| {
+                s.init_hwm_kib()
+                    .map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+                    .unwrap_or_else(|| "–".into())
+            }));
+            g.push(line);
         }
         let mut line = vec!["binary size".to_string()];
         line.extend(self.runtimes.iter().map(|r| {
@@ -167,6 +175,7 @@ impl Results {
         }));
         g.push(line);
         s.push_str(&render_table(&g));
+        s.push_str(&self.phases_table());
         if !self.floor.is_empty() {
             let _ = writeln!(
                 s,
@@ -202,6 +211,38 @@ impl Results {
         s
     }
 
+    /// Where the time of one husk `run` goes (empty without phases).
+    fn phases_table(&self) -> String {
+        let mut s = String::new();
+        let Some(total) = self.phases_total else {
+            return s;
+        };
+        if self.phases.is_empty() {
+            return s;
+        }
+        let _ = writeln!(
+            s,
+            "\nWhere the time of one husk `run /bin/true` goes (`husk --debug` phase timings, medians over {} runs):\n",
+            self.options.iterations
+        );
+        let mut g = vec![vec!["phase".to_string(), "median".to_string()]];
+        let mut sum = Duration::ZERO;
+        for (p, d) in &self.phases {
+            sum += *d;
+            g.push(vec![p.clone(), fmt_dur(*d)]);
+        }
+        g.push(vec![
+            "rest: process start-up, the CVE-2019-5736 guard's re-exec, argument parsing, exit (wall − phases)".into(),
+            fmt_dur(total.saturating_sub(sum)),
+        ]);
+        g.push(vec![
+            "wall time of the `--debug` run".into(),
+            fmt_dur(total),
+        ]);
+        s.push_str(&render_table(&g));
+        s
+    }
+
     /// docs/benchmarks.md: tables, method and machine.
     pub fn markdown(&self, command: &str) -> String {
         let mut s = String::from("# Benchmarks\n\n");
@@ -220,7 +261,8 @@ impl Results {
         let _ = writeln!(s, "- The harness is a child subreaper: after `create`, the container init is re-parented to it, so `wait` is a pidfd poll on the init and its rusage is collected with `wait4`.");
         let _ = writeln!(s, "- lifecycle = `create --pid-file` + `start` + wait for the init to exit + `delete`. create + kill + delete = `create`, `kill KILL`, wait for the init, `delete` (no `--force`). state = one `state` call on a created container. exec = `exec ID /bin/true` into a started container (n/a for runtimes without `exec`).");
         let _ = writeln!(s, "- Batches: {} foreground `run`s of `/bin/true` back to back, and the same with {} in flight at a time; the time is the total.", o.batch, o.parallel);
-        let _ = writeln!(s, "- CPU time is user + sys from `wait4` rusage of every runtime process of the operation (which includes the children they reaped, e.g. the container of a foreground `run`) plus the re-parented container init. Peak RSS is `ru_maxrss` of the `create` process (its own and its reaped children's; the container init is not included).");
+        let _ = writeln!(s, "- CPU time is user + sys from `wait4` rusage of every runtime process of the operation (which includes the children they reaped, e.g. the container of a foreground `run`) plus the re-parented container init. Peak RSS is `ru_maxrss` of the `create` process (its own and its reaped children's; the container init is not included); the init's is `VmHWM` from /proc/PID/status of the created container's init, read right after `create` returns (the init then waits before its exec).");
+        let _ = writeln!(s, "- Where the time goes: husk `--debug --log FILE run` of the same bundle, {} runs after {} warm-up runs, husk only; each phase is the median of its `create ID: PHASE: DURATION` / `run ID: PHASE: DURATION` debug lines; the rest is the median wall time minus the phases.", o.iterations, o.warmup);
         let _ = writeln!(s, "- Ratios divide the medians by crun's.");
         let _ = writeln!(s, "- Wall times depend on what else runs on the machine (see the load average below); CPU times much less so. Compare runtimes within one run, not across runs.");
         for (name, with, without) in &self.hide_overhead {

@@ -15,6 +15,9 @@ pub struct Sample {
     pub cpu: Duration,
     /// Peak RSS of the measured process (KiB), where meaningful.
     pub maxrss_kib: u64,
+    /// Peak RSS (VmHWM, KiB) of the container init of a created container, before
+    /// it execs the container process, where measured (0: not measured).
+    pub init_hwm_kib: u64,
 }
 
 /// The samples of one benchmark on one runtime.
@@ -41,6 +44,14 @@ pub(super) fn median(mut v: Vec<Duration>) -> Option<Duration> {
     })
 }
 
+fn median_kib(mut v: Vec<u64>) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    Some(v[v.len() / 2])
+}
+
 impl Series {
     /// Median wall time.
     pub fn wall(&self) -> Option<Duration> {
@@ -58,12 +69,17 @@ impl Series {
     }
     /// Median peak RSS (KiB).
     pub fn maxrss_kib(&self) -> Option<u64> {
-        let mut v: Vec<u64> = self.samples.iter().map(|s| s.maxrss_kib).collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_unstable();
-        Some(v[v.len() / 2])
+        median_kib(self.samples.iter().map(|s| s.maxrss_kib).collect())
+    }
+    /// Median VmHWM of the container init before exec (KiB).
+    pub fn init_hwm_kib(&self) -> Option<u64> {
+        median_kib(
+            self.samples
+                .iter()
+                .map(|s| s.init_hwm_kib)
+                .filter(|k| *k > 0)
+                .collect(),
+        )
     }
 }
 
@@ -112,6 +128,12 @@ pub struct Results {
     pub elapsed: Duration,
     /// /proc/loadavg before and after.
     pub load: (String, String),
+    /// Where the time of one husk `run` goes: each `--debug` phase with its
+    /// median, and the median wall time of the whole `run` (empty when husk was
+    /// not benchmarked or the filter left it out).
+    pub phases: Vec<(String, Duration)>,
+    /// Median wall time of the `--debug` runs the phases come from.
+    pub phases_total: Option<Duration>,
     /// Runtimes run with cgroup2 hidden: median `--version` wall time with
     /// and without the private mount namespace.
     pub hide_overhead: Vec<(String, Duration, Duration)>,

@@ -114,7 +114,9 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
 
 fn exec(a: Args, ctx: &Ctx) -> super::CmdResult {
     let (id, command) = a.args.split_first().ok_or("container id cannot be empty")?;
+    let mut phases = crate::logging::Phases::start("exec", id);
     let container = husk::Container::load(&ctx.root, id)?;
+    phases.done("load state");
     // The status errors come first, as with runc.
     match container.status() {
         husk::Status::Stopped => return Err("cannot exec in a stopped container".into()),
@@ -178,6 +180,7 @@ fn exec(a: Args, ctx: &Ctx) -> super::CmdResult {
         set.thread_block()?;
     }
     let proc = container.exec(opts)?;
+    phases.done("set up and spawn the process");
     if let Some(p) = &a.pid_file {
         write_pid_file(p, proc.pid())?;
     }
@@ -198,6 +201,7 @@ fn exec(a: Args, ctx: &Ctx) -> super::CmdResult {
     };
     drop(ours);
     let code = tty::supervise(proc.pid(), &set, proxy.as_mut());
+    phases.done("process runs and exits");
     drop(proxy);
     Ok(code?)
 }

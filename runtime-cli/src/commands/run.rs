@@ -60,6 +60,7 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
         None
     };
     let mut c = builder.create()?;
+    let mut phases = crate::logging::Phases::start("run", &a.id);
     let mut proxy = tty::receive_or_delete(ours, ctx, &a.id)?;
     // Block the signals we forward before starting, so none is lost; the init was
     // forked before this and keeps the original mask.
@@ -72,11 +73,14 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
         let _ = husk::Container::load(&ctx.root, &a.id).map(|c| c.delete(true));
         return Err(e.into());
     }
+    phases.done("start");
     let code = tty::supervise(pid, &set, proxy.as_mut());
     drop(proxy);
+    phases.done("container process runs and exits");
     if !a.keep {
         if let Ok(c) = husk::Container::load(&ctx.root, &a.id) {
             c.delete(true)?;
+            phases.done("delete");
         }
     }
     Ok(code?)

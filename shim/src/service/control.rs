@@ -72,7 +72,7 @@ impl Inner {
                     exec_id: exec_id.clone(),
                     ..Default::default()
                 };
-                if let Ok(any) = containerd_shim::util::convert_to_any(Box::new(d)) {
+                if let Ok(any) = crate::any::pack(crate::any::RUNC_V1, &d) {
                     info.info = MessageField::some(any);
                 }
             }
