@@ -4,7 +4,8 @@
 #
 #   shim/bench/run.sh [HUSK_SHIM] [N_CONTAINERS] [N_RUNS]
 #
-# * Memory per running container: N detached `sleep` containers per runtime, the
+# * Memory per running container: N detached `sleep` containers per runtime, 3 s
+#   after the last one started (the shims settled), the
 #   Rss, Pss and anonymous memory of every shim process (/proc/PID/smaps_rollup)
 #   summed and divided by N; once with one shim per container (ctr, docker,
 #   podman) and once with all N in one pod (the CRI sandbox annotation, one shim).
@@ -129,7 +130,10 @@ for n in "${NAMES[@]}"; do
         ann=()
         [ $mode = pod ] && ann=(--annotation io.kubernetes.cri.sandbox-id=bench-pod)
         for i in $(seq $N); do "${CTR[@]}" run -d ${RT[$n]} "${ann[@]}" $IMG "rss-$i" sleep 1000 >/dev/null; done
-        sleep 1
+        # Measure running containers, not start-up: the husk shim closes its
+        # connection to containerd's events service (and the ttrpc client's
+        # threads) after 2 s without events.
+        sleep 3
         k="$n/$mode"
         RSS[$k]=$(( $(shim_sum Rss) / N )); PSS[$k]=$(( $(shim_sum Pss) / N )); ANON[$k]=$(( $(shim_sum Anonymous) / N ))
         PROCS[$k]=$(pgrep -f -- "containerd-shim.* -address $SOCK( |$)" | wc -l)
