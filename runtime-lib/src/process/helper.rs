@@ -146,6 +146,11 @@ pub(crate) fn clone_child(job: Job, fds: ChildFds) -> Result<i32, ProcessError> 
     if let Job::Init { idmap_fds, .. } | Job::InitIntermediate { idmap_fds, .. } = &job {
         keep.extend(idmap_fds.iter().map(|(_, fd)| *fd));
     }
+    let stdio = match &job {
+        Job::Init { plan, .. } | Job::InitIntermediate { plan, .. } => plan.process.stdio,
+        Job::Exec { plan } => plan.process.stdio,
+    };
+    keep.extend(stdio.into_iter().flatten());
     let mut cmd = std::process::Command::new(&bin);
     cmd.arg0("husk-clone-helper")
         .arg(HELPER_ARG)
