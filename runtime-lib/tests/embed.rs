@@ -306,13 +306,14 @@ fn stdio_with_a_terminal_is_refused() {
     let (_r, w) = nix::unistd::pipe().expect("pipe");
     let (ours, _theirs) = husk::tty::socketpair().expect("socketpair");
     let id = support::unique("stdio-tty");
-    let e = husk::ContainerBuilder::new(&id, &b.dir)
+    let created = husk::ContainerBuilder::new(&id, &b.dir)
         .root(&b.root)
         .console_fd(ours)
         .stdio(husk::Stdio::new().stdout(w))
-        .create()
-        .err()
-        .expect("stdio with a terminal must be refused");
+        .create();
+    let Err(e) = created else {
+        panic!("stdio with a terminal must be refused");
+    };
     assert!(
         matches!(e, Error::Tty(husk::tty::TtyError::StdioWithTerminal)),
         "{e:?}"
