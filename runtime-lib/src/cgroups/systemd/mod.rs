@@ -54,7 +54,8 @@
 //! `Delegate=true` the user owns it and the cgroupfs code applies the limits.
 
 mod bus;
-mod helper;
+pub(crate) mod helper;
+mod job;
 mod name;
 mod preflight;
 mod props;
@@ -299,14 +300,15 @@ impl CgroupHandle {
         v2: bool,
     ) -> Result<(), CgroupError> {
         let (_, fs) = props::resource_properties(r, v2, u32::MAX)?;
-        let unit = sd.unit.clone();
-        let user = sd.user;
-        let answer = helper::run(CALL_TIMEOUT, |_| {
-            let bus = bus::Bus::connect(user)?;
-            let (p, _) =
-                props::resource_properties(r, v2, bus.version()).map_err(|e| e.to_string())?;
-            bus.set_unit_properties(&unit, &p)
-        });
+        let answer = helper::run_job(
+            CALL_TIMEOUT,
+            job::BusJob::SetProperties {
+                user: sd.user,
+                unit: sd.unit.clone(),
+                v2,
+                resources: Box::new(r.clone()),
+            },
+        );
         answer
             .result
             .map_err(|e| sd.call_err("set properties of", e))?;
@@ -325,20 +327,20 @@ impl CgroupHandle {
         let pending = sd.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
         let resources = pending.clone().unwrap_or_default();
         let (_, fs) = props::resource_properties(&resources, v2, u32::MAX)?;
-        let scope = sd.scope();
         let upid =
             u32::try_from(pid).map_err(|_| sd.call_err("start", format!("invalid pid {pid}")))?;
-        let user = sd.user;
-        let answer = helper::run(START_TIMEOUT, |notes| {
-            let bus = bus::Bus::connect(user)?;
-            let version = bus.version();
-            let mut p = props::scope_properties(&scope, upid, v2);
-            p.extend(props::start_only_properties(&resources, version));
-            let (r, _) =
-                props::resource_properties(&resources, v2, version).map_err(|e| e.to_string())?;
-            p.extend(r);
-            bus.start_transient_unit(&scope.unit, &p, &mut || notes.note(STARTED))
-        });
+        let answer = helper::run_job(
+            START_TIMEOUT,
+            job::BusJob::StartScope {
+                user: sd.user,
+                slice: sd.slice.clone(),
+                unit: sd.unit.clone(),
+                name: sd.name.clone(),
+                pid: upid,
+                v2,
+                resources: Box::new(resources),
+            },
+        );
         if answer.notes.iter().any(|n| n == STARTED) {
             sd.started.store(true, Ordering::SeqCst);
         }
@@ -397,17 +399,13 @@ impl CgroupHandle {
         let Some(sd) = self.systemd.as_ref().filter(|sd| sd.started()) else {
             return Ok(());
         };
-        let unit = sd.unit.clone();
-        let user = sd.user;
-        let answer = helper::run(CALL_TIMEOUT, |_| {
-            let bus = bus::Bus::connect(user)?;
-            let end = bus.stop_unit(&unit);
-            bus.reset_failed(&unit);
-            match end? {
-                bus::JobEnd::NoSuchUnit => Ok(String::new()),
-                bus::JobEnd::Result(r) => Ok(r),
-            }
-        });
+        let answer = helper::run_job(
+            CALL_TIMEOUT,
+            job::BusJob::Stop {
+                user: sd.user,
+                unit: sd.unit.clone(),
+            },
+        );
         let result = answer.result.map_err(|e| sd.call_err("stop", e))?;
         if !result.is_empty() && result != "done" {
             tracing::warn!("stopping {}: the job ended with \"{result}\"", sd.unit);
