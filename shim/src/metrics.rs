@@ -272,12 +272,11 @@ pub fn to_v2(s: &Stats, oom_kills: Option<u64>) -> v2::Metrics {
 
 /// The metrics for this host, as the `Any` containerd expects.
 pub fn to_any(s: &Stats, oom_kills: Option<u64>) -> Result<Any, String> {
-    let r = if unified_host() {
+    if unified_host() {
         crate::any::pack(crate::any::CGROUPS_V2, &to_v2(s, oom_kills))
     } else {
         crate::any::pack(crate::any::CGROUPS_V1, &to_v1(s, oom_kills))
-    };
-    r
+    }
 }
 
 #[cfg(test)]

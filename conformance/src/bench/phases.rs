@@ -11,12 +11,11 @@ use super::results::median;
 use super::Options;
 use crate::proc;
 
-/// The phases of `--debug` runs: (phase, median) in log order, and the median
-/// wall time of those runs.
-pub(super) fn measure(
-    ctx: &mut Ctx,
-    opts: &Options,
-) -> Result<(Vec<(String, Duration)>, Option<Duration>), String> {
+/// Each phase with its median, in log order.
+pub(super) type Phases = Vec<(String, Duration)>;
+
+/// The phases of `--debug` runs, and the median wall time of those runs.
+pub(super) fn measure(ctx: &mut Ctx, opts: &Options) -> Result<(Phases, Option<Duration>), String> {
     let mut order: Vec<String> = Vec::new();
     let mut samples: Vec<Vec<Duration>> = Vec::new();
     let mut walls = Vec::new();
