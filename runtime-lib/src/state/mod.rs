@@ -185,7 +185,8 @@ impl State {
         serde_json::from_slice(&data).map_err(|source| StateError::Corrupt { path, source })
     }
 
-    /// Writes the state (0600) by atomic replace, synced unless the root is tmpfs.
+    /// Writes the state (0600) by atomic replace, the file synced before the rename
+    /// unless the root is tmpfs (see [`replace_atomic`]).
     pub fn save(&self, root: &Path) -> Result<(), StateError> {
         let dest = Self::dir(root, &self.id).join(STATE_FILE);
         let data = serde_json::to_vec(self).map_err(|source| StateError::Corrupt {
