@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 /// A message between the runtime and the container's setup processes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Msg {
-    /// Parent -> child: your cgroup and id maps are in place, go on.
+    /// Parent -> child: the id maps are in place (exec: also the cgroup), go on.
     Continue,
+    /// Parent -> init: it is in its cgroups (and resctrl group), its network devices
+    /// are moved. Sent after `Continue`: the init builds its rootfs meanwhile.
+    Placed,
     /// Intermediate -> parent: it made a user namespace; write its id maps.
     NeedMaps,
     /// Intermediate -> parent: the init's pid (in the parent's pid namespace).

@@ -91,8 +91,12 @@ fn setup(
         let _ = sys::setresgid(0);
         let _ = sys::setresuid(0);
     }
+    // The parent places us in our cgroups while we go on (see `spawn::finish`).
+    let mut placed = false;
     if plan.ns.creates(CloneFlags::CLONE_NEWCGROUP.bits() as u64) {
-        // Now that the parent put us into our cgroup, it becomes the namespace root.
+        // Once the parent put us into our cgroup, it becomes the namespace root.
+        wait_placed(ch)?;
+        placed = true;
         crate::namespaces::unshare(CloneFlags::CLONE_NEWCGROUP.bits() as u64)
             .map_err(|e| e.to_string())?;
     }
@@ -114,6 +118,11 @@ fn setup(
     let root = plan.rootfs.build_mounts()?;
     if let Some(sock) = console {
         setup_console(plan, &root, sock).map_err(|e| e.to_string())?;
+    }
+    if !placed {
+        // Before the hooks (they fork into our cgroups and see the moved network
+        // devices) and before anything reports ready.
+        wait_placed(ch)?;
     }
     if plan.runtime_hooks {
         // prestart and createRuntime run in the runtime's namespaces, by the parent.
@@ -183,6 +192,14 @@ fn setup(
     let prep = finalize::prepare(&plan.process, true)?;
     let exe = finalize::drop_privileges(&plan.process, prep, ch)?;
     Ok((exe, hook_state))
+}
+
+/// Blocks until the parent says we are in our cgroups ([`Msg::Placed`]).
+fn wait_placed(ch: &Channel) -> Result<(), InitError> {
+    match ch.recv() {
+        Ok(Msg::Placed) => Ok(()),
+        other => Err(format!("waiting for the cgroup placement: {other:?}").into()),
+    }
 }
 
 /// `linux.sysctl`, through a verified procfs.

@@ -150,6 +150,17 @@ fn after_clone(
     Ok(pid)
 }
 
+/// Lets the init go on, places it (cgroups, network devices, resctrl group) while it
+/// builds its rootfs, tells it `Placed`, then serves it until it is ready.
+///
+/// Why `Continue` comes before the placement: the first write to a cgroup v1
+/// `cgroup.procs` after the hierarchy was idle waits for an RCU grace period
+/// (`cgroup_threadgroup_rwsem`), 5–25 ms here, during which the init would sit
+/// idle. The init waits for `Placed` before anything that needs its cgroup: at
+/// once when it unshares a cgroup namespace (whose root is the cgroup it is in),
+/// else before the hooks run (they fork, and see the moved network devices), and
+/// always before it reports ready, so `create` still returns with the init in
+/// every cgroup, and the user process is exec'd there.
 fn finish(
     plan: &InitPlan,
     ch: &Channel,
@@ -157,14 +168,6 @@ fn finish(
     cgroup: Option<&CgroupHandle>,
     state_json: &dyn Fn(i32) -> Vec<u8>,
 ) -> Result<(), ProcessError> {
-    if let Some(cg) = cgroup {
-        cg.add_pid(pid)?;
-    }
-    // Before the hooks run: the init's network devices and resctrl group.
-    crate::namespaces::netdev::attach(&plan.net_devices, pid)?;
-    if let Some(rdt) = &plan.intel_rdt {
-        crate::intelrdt::apply(rdt, pid)?;
-    }
     let needs_state = plan.hooks.is_some() || plan.process.seccomp_listener().is_some();
     let state = if needs_state {
         state_json(pid)
@@ -178,6 +181,22 @@ fn finish(
         .map_err(sys_err("send to init"))?;
     }
     ch.send(&Msg::Continue).map_err(sys_err("send to init"))?;
+    if let Some(cg) = cgroup {
+        cg.add_pid(pid)?;
+    }
+    // Before the hooks run: the init's network devices and resctrl group.
+    crate::namespaces::netdev::attach(&plan.net_devices, pid)?;
+    if let Some(rdt) = &plan.intel_rdt {
+        crate::intelrdt::apply(rdt, pid)?;
+    }
+    if let Err(e) = ch.send(&Msg::Placed) {
+        // The init is gone (it failed during its set-up): its own error, queued on
+        // the channel, says why better than the failed send.
+        return match ch.recv() {
+            Ok(Msg::Error(ie)) => Err(ProcessError::Init(ie)),
+            _ => Err(sys_err("send to init")(e)),
+        };
+    }
     loop {
         match ch.recv_fd() {
             Ok((Msg::Ready, _)) => return Ok(()),
