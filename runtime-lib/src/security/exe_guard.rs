@@ -22,6 +22,24 @@ use std::path::{Path, PathBuf};
 /// Default directory of the guarded copies.
 pub const DEFAULT_DIR: &str = "/run/husk-exe";
 
+/// The directory under `base` holding the guarded copies of the binary installed at
+/// `exe`: one per path, so two husk binaries on one machine (a packaged one and a
+/// local build) do not remove each other's copy, each then copying itself (8 MB and
+/// an fsync) on every run; a new version at the same path replaces its predecessor's
+/// copy ([`guarded_copy`]).
+pub fn dir_for(base: &Path, exe: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    base.join(format!("p-{:016x}", fnv1a(exe.as_os_str().as_bytes())))
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across builds and releases (std's
+/// `DefaultHasher` promises neither), for [`dir_for`]. Pure.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
 const FS_IOC_SETFLAGS: libc::c_ulong = 0x4008_6602;
 const FS_IMMUTABLE_FL: libc::c_long = 0x10;
@@ -64,7 +82,8 @@ pub fn copy_name(meta: &fs::Metadata) -> String {
 }
 
 /// Returns the immutable copy of `exe` in `dir`, making it first if needed. Older copies
-/// in `dir` are removed.
+/// in `dir` are removed, and so are the copies older husk versions kept directly in
+/// `dir`'s parent (before [`dir_for`]) when that is [`DEFAULT_DIR`].
 pub fn guarded_copy(exe: &Path, dir: &Path) -> io::Result<PathBuf> {
     let meta = fs::metadata(exe)?;
     let dest = dir.join(copy_name(&meta));
@@ -107,6 +126,9 @@ pub fn guarded_copy(exe: &Path, dir: &Path) -> io::Result<PathBuf> {
         }
     }
     remove_stale(dir, &dest);
+    if let Some(parent) = dir.parent().filter(|p| *p == Path::new(DEFAULT_DIR)) {
+        remove_stale(parent, &dest);
+    }
     Ok(dest)
 }
 
@@ -196,6 +218,19 @@ pub fn sealed_copy(exe: &Path) -> io::Result<std::os::fd::OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_installed_path_has_its_own_copy_directory() {
+        let base = Path::new(DEFAULT_DIR);
+        let a = dir_for(base, Path::new("/usr/bin/husk"));
+        let b = dir_for(base, Path::new("/usr/local/bin/husk"));
+        assert_ne!(a, b);
+        assert_eq!(a, dir_for(base, Path::new("/usr/bin/husk")));
+        assert_eq!(a.parent(), Some(base));
+        // Stable across builds: the value is fixed by the algorithm.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
 
     #[test]
     fn copies_left_by_killed_processes_are_removed() {
