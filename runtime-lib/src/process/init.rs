@@ -119,10 +119,11 @@ fn setup(
     if let Some(sock) = console {
         setup_console(plan, &root, sock).map_err(|e| e.to_string())?;
     }
-    if !placed {
-        // Before the hooks (they fork into our cgroups and see the moved network
-        // devices) and before anything reports ready.
+    if !placed && (plan.runtime_hooks || plan.hooks.is_some()) {
+        // Before the hooks: they fork into our cgroups and see the moved network
+        // devices.
         wait_placed(ch)?;
+        placed = true;
     }
     if plan.runtime_hooks {
         // prestart and createRuntime run in the runtime's namespaces, by the parent.
@@ -179,6 +180,12 @@ fn setup(
         }
         // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.
         let _ = sys::join_session_keyring(&format!("_ses.{}", plan.id));
+    }
+    if !placed {
+        // Before the scheduler and memory policy (a real-time task cannot join a cpu
+        // cgroup without rt runtime; cpuset bounds the nodes and cpus), before the
+        // seccomp filter (it may deny recv) and before we report ready.
+        wait_placed(ch)?;
     }
     // Scheduler, I/O priority, personality, memory policy: while we still have the
     // capabilities a real-time policy or IOPRIO_CLASS_RT need.

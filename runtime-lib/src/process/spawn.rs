@@ -158,9 +158,12 @@ fn after_clone(
 /// (`cgroup_threadgroup_rwsem`), 5–25 ms here, during which the init would sit
 /// idle. The init waits for `Placed` before anything that needs its cgroup: at
 /// once when it unshares a cgroup namespace (whose root is the cgroup it is in),
-/// else before the hooks run (they fork, and see the moved network devices), and
-/// always before it reports ready, so `create` still returns with the init in
-/// every cgroup, and the user process is exec'd there.
+/// else before the hooks run (they fork, and see the moved network devices), else
+/// after its mounts, masks and pivot_root but before its scheduler and memory
+/// policy (a real-time task cannot join a cpu cgroup without rt runtime; cpuset
+/// bounds them) and its seccomp filter; always before it reports ready, so
+/// `create` still returns with the init in every cgroup, and the user process is
+/// exec'd there.
 fn finish(
     plan: &InitPlan,
     ch: &Channel,
