@@ -16,6 +16,7 @@
 use std::fs;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -128,8 +129,39 @@ pub fn guarded_copy(exe: &Path, dir: &Path) -> io::Result<PathBuf> {
     remove_stale(dir, &dest);
     if let Some(parent) = dir.parent().filter(|p| *p == Path::new(DEFAULT_DIR)) {
         remove_stale(parent, &dest);
+        // Which binary the directory serves, so that it can go with the binary.
+        let _ = fs::write(dir.join(SOURCE_FILE), exe.as_os_str().as_encoded_bytes());
+        remove_orphans(parent, dir);
     }
     Ok(dest)
+}
+
+/// In a [`dir_for`] directory: the path of the binary its copy is of.
+const SOURCE_FILE: &str = "source";
+
+/// Removes the [`dir_for`] directories (other than `keep`) whose binary no longer
+/// exists at its path (a build tree removed, a test's temporary copy): nothing
+/// will run from them again. Run when a copy is made, i.e. once per new version.
+fn remove_orphans(base: &Path, keep: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let d = e.path();
+        if d == keep || !e.file_name().to_string_lossy().starts_with("p-") {
+            continue;
+        }
+        // No source file: a copy still being made, or not ours to judge.
+        let Ok(src) = fs::read(d.join(SOURCE_FILE)) else {
+            continue;
+        };
+        let src = PathBuf::from(std::ffi::OsString::from_vec(src));
+        if matches!(fs::symlink_metadata(&src), Err(e) if e.kind() == io::ErrorKind::NotFound) {
+            remove_stale(&d, Path::new(""));
+            let _ = fs::remove_file(d.join(SOURCE_FILE));
+            let _ = fs::remove_dir(&d);
+        }
+    }
 }
 
 /// Removes the half-made copies (`.tmp-<pid>`) of husk processes killed while
@@ -230,6 +262,32 @@ mod tests {
         // Stable across builds: the value is fixed by the algorithm.
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn a_copy_directory_goes_with_its_binary() {
+        let base = std::env::temp_dir().join(format!("husk-exe-orphans-{}", std::process::id()));
+        let (gone, here, foreign) = (base.join("p-1"), base.join("p-2"), base.join("shim"));
+        for d in [&gone, &here, &foreign] {
+            fs::create_dir_all(d).unwrap();
+            fs::write(d.join("husk-x"), b"copy").unwrap();
+        }
+        let me = fs::read_link("/proc/self/exe").unwrap();
+        fs::write(
+            gone.join(SOURCE_FILE),
+            base.join("no-such-binary").as_os_str().as_encoded_bytes(),
+        )
+        .unwrap();
+        fs::write(here.join(SOURCE_FILE), me.as_os_str().as_encoded_bytes()).unwrap();
+        fs::write(foreign.join(SOURCE_FILE), b"/no/such/binary").unwrap();
+        remove_orphans(&base, Path::new("/nonexistent"));
+        assert!(!gone.exists());
+        assert!(here.join("husk-x").exists());
+        assert!(
+            foreign.join("husk-x").exists(),
+            "only p-* directories are judged"
+        );
+        fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
