@@ -35,8 +35,9 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
             husk::validate_id(&a.id)?;
             let dir = ctx.root.join(&a.id);
             if let Ok(Some(_lock)) = husk::unstable::Lock::try_acquire(&dir) {
-                std::fs::remove_dir_all(&dir)
-                    .map_err(|e| format!("remove {} (state {}): {e}", dir.display(), path.display()))?;
+                std::fs::remove_dir_all(&dir).map_err(|e| {
+                    format!("remove {} (state {}): {e}", dir.display(), path.display())
+                })?;
             }
         }
         Err(e) => return Err(e.into()),
