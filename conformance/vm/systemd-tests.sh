@@ -209,6 +209,23 @@ check husk "bad path: refused" "$([ $r != 0 ] && echo failed)" failed
 check husk "bad path: error names the format" "$(grep -c 'slice:prefix:name' /tmp/c6.log)" 1
 check husk "bad path: no state left" "$(ls /run/sdt-husk | grep -c '^c6$')" 0
 
+# 5b. A multi-threaded embedder (the library's tokio example: 4 worker threads)
+#     with the systemd driver: its D-Bus calls go through husk's exec'd helper
+#     (never a fork of the threaded process). 20 containers, 4 at once.
+TOKIO=$REPO/target/debug/examples/tokio_many
+if [ -x "$TOKIO" ]; then
+  bundle /tmp/b8 ""
+  python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["process"]["args"]=["sleep","0"]; json.dump(c,open(p,"w"))' /tmp/b8/config.json
+  cp "$TOKIO" /run/tokio-many-under-test
+  out=$(/run/tokio-many-under-test /tmp/b8 20 4 systemd 2>&1); r=$?
+  echo "$out" | sed 's/^/    | /'
+  check husk "threaded embedder, systemd: 20 created+deleted" "$r $(echo "$out" | grep -c ' 0 failed')" "0 1"
+  check husk "threaded embedder, systemd: no scope left" \
+    "$(systemctl list-units --all --no-legend 'husk-tokio-many-*' | wc -l)" 0
+else
+  check husk "threaded embedder, systemd: example built" "no $TOKIO" built
+fi
+
 # 6. Without the bus daemon: husk needs it and says so, leaving nothing. runc
 #    falls back to systemd's private socket, crun does not (informational).
 systemctl stop dbus.socket dbus.service >/dev/null 2>&1

@@ -6,16 +6,15 @@
 //! The container is created but never started (exec works in a created container),
 //! then force-deleted. Run as root from a single-threaded program.
 //!
-//! Processes husk starts inherit the caller's stdin, stdout and stderr, so the
-//! output is captured by pointing this program's stdout at a pipe for the duration
-//! of the `exec` call.
+//! The process's stdout is a pipe given with `ExecOptions::stdio` (without it,
+//! processes husk starts inherit the caller's stdin, stdout and stderr).
 
 use std::io::Read;
 use std::path::PathBuf;
 
-use husk::{ContainerBuilder, ExecOptions};
+use husk::{ContainerBuilder, ExecOptions, Stdio};
 use nix::sys::wait::waitpid;
-use nix::unistd::{dup, dup2_stdout, pipe, Pid};
+use nix::unistd::{pipe, Pid};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -40,21 +39,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Runs `sh -c ...` in the container with its stdout on a pipe; returns its exit
 /// status and everything it wrote.
 fn capture(c: &husk::Container) -> Result<(i32, String), Box<dyn std::error::Error>> {
+    let (reader, writer) = pipe()?;
     let opts = ExecOptions {
         args: vec![
             "sh".into(),
             "-c".into(),
             "echo hello from exec; echo uid=$(id -u) pid=$$".into(),
         ],
+        stdio: Stdio::new().stdout(writer),
         ..Default::default()
     };
-    let (reader, writer) = pipe()?;
-    let saved = dup(std::io::stdout())?;
-    dup2_stdout(&writer)?;
-    let spawned = c.exec(opts);
-    dup2_stdout(&saved)?; // our stdout is ours again, whatever exec returned
-    drop(writer); // the process holds the only write end now: EOF when it exits
-    let process = spawned?;
+    // `exec` consumes `opts`: afterwards the process holds the only write end, so
+    // the read below ends when it exits.
+    let process = c.exec(opts)?;
     let mut output = String::new();
     std::fs::File::from(reader).read_to_string(&mut output)?;
     Ok((process.wait()?, output))

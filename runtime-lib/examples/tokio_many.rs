@@ -2,9 +2,11 @@
 //! containers concurrently from one multi-threaded process.
 //!
 //! ```sh
-//! cargo run --example tokio_many -- /path/to/bundle [COUNT] [AT_ONCE]
+//! cargo run --example tokio_many -- /path/to/bundle [COUNT] [AT_ONCE] [systemd]
 //! ```
 //! Run as root. The bundle's `process` should exit by itself (e.g. `["true"]`).
+//! `systemd` uses the systemd cgroup driver (a transient scope per container; its
+//! D-Bus calls, too, go through the helper).
 //!
 //! husk forks the container's processes; from a multi-threaded process it does so
 //! through a single-threaded helper: this binary re-executed, which is why `main`
@@ -22,10 +24,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let bundle = PathBuf::from(
         args.next()
-            .ok_or("usage: tokio_many BUNDLE [COUNT] [AT_ONCE]")?,
+            .ok_or("usage: tokio_many BUNDLE [COUNT] [AT_ONCE] [systemd]")?,
     );
     let count: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(50);
     let at_once: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(8);
+    let systemd = args.next().as_deref() == Some("systemd");
     let root = PathBuf::from(format!("/run/husk-example-{}", std::process::id()));
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -42,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let id = format!("tokio-many-{}-{i}", std::process::id());
             tasks.push(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                run_one(&id, &bundle, &root)
+                run_one(&id, &bundle, &root, systemd)
             }));
         }
         let mut results = Vec::new();
@@ -64,9 +67,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// One container's whole life; returns its exit code.
-fn run_one(id: &str, bundle: &std::path::Path, root: &std::path::Path) -> husk::Result<i32> {
+fn run_one(
+    id: &str,
+    bundle: &std::path::Path,
+    root: &std::path::Path,
+    systemd: bool,
+) -> husk::Result<i32> {
     let mut c = husk::ContainerBuilder::new(id, bundle)
         .root(root)
+        .systemd_cgroup(systemd)
         .create()?;
     c.start()?;
     // The init is our child (also when the helper cloned it): wait for it.

@@ -37,16 +37,22 @@ use std::path::PathBuf;
 /// Call it first thing in `main`, before any thread is started (with tokio, build
 /// the runtime by hand after it rather than with `#[tokio::main]`).
 pub fn run_if_helper() -> Option<i32> {
+    use crate::process::helper::{BUS_HELPER_ARG, HELPER_ARG};
     let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() != Some(std::ffi::OsStr::new(crate::process::helper::HELPER_ARG)) {
-        crate::process::helper::mark_self_helper();
-        return None;
-    }
+    let kind = args.next();
+    let serve = match kind.as_ref().and_then(|k| k.to_str()) {
+        Some(HELPER_ARG) => crate::process::helper::serve,
+        Some(BUS_HELPER_ARG) => crate::cgroups::systemd::helper::serve,
+        _ => {
+            crate::process::helper::mark_self_helper();
+            return None;
+        }
+    };
     let fd = args
         .next()
         .and_then(|a| a.to_str().and_then(|s| s.parse::<i32>().ok()));
     Some(match fd {
-        Some(fd) => crate::process::helper::serve(fd),
+        Some(fd) => serve(fd),
         None => 2,
     })
 }

@@ -67,6 +67,7 @@ pub use container::{
     DEFAULT_ROOT,
 };
 pub use error::{Error, Result};
+pub use process::Stdio;
 pub use state::{validate_id, Status};
 
 /// Internals husk's own binaries (the CLI, the containerd shim) need.

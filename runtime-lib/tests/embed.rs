@@ -35,6 +35,12 @@ fn main() {
             typed_errors_through_the_helper,
         ),
         ("exec_through_the_helper", exec_through_the_helper),
+        ("stdio_fds_direct", stdio_fds_direct),
+        ("stdio_fds_through_the_helper", stdio_fds_through_the_helper),
+        (
+            "stdio_with_a_terminal_is_refused",
+            stdio_with_a_terminal_is_refused,
+        ),
         ("helper_overhead", helper_overhead),
         ("tokio_stress_200_containers", tokio_stress_200_containers),
     ];
@@ -211,6 +217,108 @@ fn exec_through_the_helper() {
         support::wait_pid(c.pid());
         c.delete(true).expect("delete");
     });
+}
+
+/// All of a pipe's output once every writer is gone.
+fn read_all(r: std::os::fd::OwnedFd) -> String {
+    use std::io::Read;
+    let mut s = String::new();
+    std::fs::File::from(r)
+        .read_to_string(&mut s)
+        .expect("read the pipe");
+    s
+}
+
+/// `ContainerBuilder::stdio` and `ExecOptions::stdio`: the init's and an exec'd
+/// process's stdin, stdout and stderr are the given pipes, each stream on its own
+/// pipe; the caller's own fds 0-2 are never touched.
+fn check_stdio() {
+    use std::io::Write;
+    let mut b = Bundle::new("stdio");
+    b.config["process"]["args"] = json!([
+        "sh",
+        "-c",
+        "read line; echo \"out:$line\"; echo err:init >&2; exec sleep 30"
+    ]);
+    b.write_config();
+    let before = [0, 1, 2].map(|fd| std::fs::read_link(format!("/proc/self/fd/{fd}")).ok());
+    let (in_r, in_w) = nix::unistd::pipe().expect("pipe");
+    let (out_r, out_w) = nix::unistd::pipe().expect("pipe");
+    let (err_r, err_w) = nix::unistd::pipe().expect("pipe");
+    let id = support::unique("stdio");
+    let mut c = husk::ContainerBuilder::new(&id, &b.dir)
+        .root(&b.root)
+        .stdio(husk::Stdio::new().stdin(in_r).stdout(out_w).stderr(err_w))
+        .create()
+        .expect("create with stdio");
+    c.start().expect("start");
+    std::fs::File::from(in_w)
+        .write_all(b"hello\n")
+        .expect("write the init's stdin");
+    // The builder (and with it our copies of the write ends) is gone; the init's
+    // `sleep` holds them: read what it wrote up to the exec of sleep, line by line.
+    let mut out = std::io::BufReader::new(std::fs::File::from(out_r));
+    let mut err = std::io::BufReader::new(std::fs::File::from(err_r));
+    let (mut o, mut e) = (String::new(), String::new());
+    use std::io::BufRead;
+    out.read_line(&mut o).expect("read stdout");
+    err.read_line(&mut e).expect("read stderr");
+    assert_eq!((o.as_str(), e.as_str()), ("out:hello\n", "err:init\n"));
+
+    let (xo_r, xo_w) = nix::unistd::pipe().expect("pipe");
+    let (xe_r, xe_w) = nix::unistd::pipe().expect("pipe");
+    let opts = husk::ExecOptions {
+        args: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo exec-out; echo exec-err >&2; ls /proc/self/fd | wc -l >&2; exit 3".into(),
+        ],
+        stdio: husk::Stdio::new().stdout(xo_w).stderr(xe_w),
+        ..Default::default()
+    };
+    let x = c.exec(opts).expect("exec with stdio");
+    // `opts` was moved into exec and dropped there: only the process holds the ends.
+    assert_eq!(x.wait().expect("wait"), 3);
+    assert_eq!(read_all(xo_r), "exec-out\n");
+    let xerr = read_all(xe_r);
+    assert!(xerr.starts_with("exec-err\n"), "{xerr:?}");
+    // 0-2 and the fd of the directory ls reads: nothing of ours leaked.
+    assert_eq!(xerr.lines().nth(1).map(str::trim), Some("4"), "{xerr:?}");
+    c.kill(libc::SIGKILL, false).expect("kill");
+    support::wait_pid(c.pid());
+    c.delete(true).expect("delete");
+    let after = [0, 1, 2].map(|fd| std::fs::read_link(format!("/proc/self/fd/{fd}")).ok());
+    assert_eq!(before, after, "the caller's stdio changed");
+}
+
+fn stdio_fds_direct() {
+    check_stdio();
+}
+
+fn stdio_fds_through_the_helper() {
+    with_second_thread(check_stdio);
+}
+
+fn stdio_with_a_terminal_is_refused() {
+    let mut b = Bundle::new("stdio-tty");
+    b.config["process"]["terminal"] = json!(true);
+    b.write_config();
+    let (_r, w) = nix::unistd::pipe().expect("pipe");
+    let (ours, _theirs) = husk::tty::socketpair().expect("socketpair");
+    let id = support::unique("stdio-tty");
+    let created = husk::ContainerBuilder::new(&id, &b.dir)
+        .root(&b.root)
+        .console_fd(ours)
+        .stdio(husk::Stdio::new().stdout(w))
+        .create();
+    let Err(e) = created else {
+        panic!("stdio with a terminal must be refused");
+    };
+    assert!(
+        matches!(e, Error::Tty(husk::tty::TtyError::StdioWithTerminal)),
+        "{e:?}"
+    );
+    assert!(!b.root.join(&id).exists(), "state left behind");
 }
 
 /// create+start+wait+delete of `n` containers; the median wall time of one.

@@ -45,7 +45,7 @@ pub(crate) mod plan;
 mod resources;
 mod rootless;
 mod stats;
-mod systemd;
+pub(crate) mod systemd;
 
 pub use error::CgroupError;
 pub(crate) use handle::CgroupHandle;

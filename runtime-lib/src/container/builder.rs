@@ -32,6 +32,7 @@ pub struct ContainerBuilder {
     listen_fds: u32,
     pub(super) systemd_cgroup: bool,
     pub(super) rootless: bool,
+    stdio: process::Stdio,
 }
 
 impl ContainerBuilder {
@@ -48,12 +49,20 @@ impl ContainerBuilder {
             listen_fds: 0,
             systemd_cgroup: false,
             rootless: false,
+            stdio: process::Stdio::new(),
         }
     }
 
     /// State root directory (default `/run/husk`).
     pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
         self.root = root.into();
+        self
+    }
+
+    /// The container process's stdin, stdout and stderr (by default the caller's
+    /// fds 0, 1 and 2). Not with `process.terminal`, whose pty is its stdio.
+    pub fn stdio(mut self, stdio: process::Stdio) -> Self {
+        self.stdio = stdio;
         self
     }
 
@@ -215,6 +224,10 @@ impl ContainerBuilder {
             (Some(_), false) => return Err(TtyError::UnusedConsoleSocket.into()),
             _ => {}
         }
+        if self.stdio.is_set() && plan.process.terminal {
+            return Err(TtyError::StdioWithTerminal.into());
+        }
+        plan.process.stdio = self.stdio.raw();
         phase.done("load and plan config.json");
         Ok((bundle, spec, plan))
     }

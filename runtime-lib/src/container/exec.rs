@@ -44,6 +44,9 @@ pub struct ExecOptions {
     pub process_label: Option<String>,
     /// Where the pty master goes when the process has a terminal.
     pub console: Option<ConsoleSocket>,
+    /// The process's stdin, stdout and stderr (by default the caller's fds 0, 1 and
+    /// 2); not with a terminal.
+    pub stdio: crate::Stdio,
     /// Pass fds 3..3+n of the caller to the process.
     pub preserve_fds: u32,
     /// Sub-cgroups to run in, runc's `--cgroup`: `path` (every hierarchy) or
@@ -128,7 +131,11 @@ impl Container {
             None => ExecBase::from_spec(&spec::load(&state.bundle)?, false),
         };
         let process = exec_process(&base, &opts)?;
-        let plan = ExecPlan::new(self.id(), &base, &process, opts.preserve_fds)?;
+        let mut plan = ExecPlan::new(self.id(), &base, &process, opts.preserve_fds)?;
+        if opts.stdio.is_set() && plan.process.terminal {
+            return Err(TtyError::StdioWithTerminal.into());
+        }
+        plan.process.stdio = opts.stdio.raw();
         // A label the host cannot apply fails here, before any process is made.
         crate::lsm::check_host(&plan.process.lsm, None, &crate::lsm::HostLsm::detect())?;
         let sub = sub_cgroups(&opts.cgroup)?;

@@ -33,6 +33,8 @@ pub(super) struct Prepared {
 /// `create_cwd`: create a missing cwd (the init, as runc's; never for exec, as runc's).
 pub(super) fn prepare(p: &ProcessPlan, create_cwd: bool) -> Result<Prepared, InitError> {
     reset_signals();
+    // The caller's stdio fds onto 0-2 before everything above 2 is marked close-on-exec.
+    super::stdio::install(&p.stdio).map_err(ctx("put the given stdio fds on 0, 1 and 2"))?;
     for r in &p.rlimits {
         r.apply().map_err(|e| e.to_string())?;
     }

@@ -29,6 +29,8 @@ use crate::sys::{self, Fork};
 
 /// The argument that turns a binary calling [`crate::helper::run_if_helper`] into a helper.
 pub(crate) const HELPER_ARG: &str = "__husk-clone-helper";
+/// The same, for the systemd driver's D-Bus calls (`cgroups/systemd/helper.rs`).
+pub(crate) const BUS_HELPER_ARG: &str = "__husk-dbus-helper";
 
 /// Set once `run_if_helper` returned in a normal start: `/proc/self/exe` can be a helper.
 static SELF_IS_HELPER: AtomicBool = AtomicBool::new(false);
@@ -100,7 +102,7 @@ pub(crate) fn caller_is_threaded() -> bool {
         .is_none_or(|n| n > 1)
 }
 
-fn helper_binary() -> Result<PathBuf, ProcessError> {
+pub(crate) fn helper_binary() -> Result<PathBuf, ProcessError> {
     if let Some(b) = HELPER_BINARY.lock().ok().and_then(|b| b.clone()) {
         return Ok(b);
     }
@@ -122,10 +124,14 @@ fn sys_err(what: &'static str) -> impl FnOnce(std::io::Error) -> ProcessError {
     move |source| ProcessError::Sys { what, source }
 }
 
-/// Has the helper clone `job`'s child; returns its pid (a child of the caller).
-pub(crate) fn clone_child(job: Job, fds: ChildFds) -> Result<i32, ProcessError> {
+/// Starts `bin` as a helper (`arg` says which kind) with a socket whose other end
+/// is returned; `keep` are the caller's fds the helper inherits by number.
+pub(crate) fn spawn_helper(
+    bin: &std::path::Path,
+    arg: &str,
+    mut keep: Vec<RawFd>,
+) -> Result<(std::process::Child, OwnedFd), ProcessError> {
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-    let bin = helper_binary()?;
     let (ours, theirs) = socketpair(
         AddressFamily::Unix,
         SockType::Stream,
@@ -133,22 +139,13 @@ pub(crate) fn clone_child(job: Job, fds: ChildFds) -> Result<i32, ProcessError> 
         SockFlag::SOCK_CLOEXEC,
     )
     .map_err(|e| ProcessError::Sys {
-        what: "socketpair for the clone helper",
+        what: "socketpair for the helper",
         source: e.into(),
     })?;
-    let mut keep: Vec<RawFd> = vec![theirs.as_raw_fd(), fds.channel];
-    keep.extend(
-        [fds.fifo, fds.console, fds.init, fds.root]
-            .into_iter()
-            .flatten(),
-    );
-    keep.extend(fds.ns_files.iter().map(|(_, fd)| *fd));
-    if let Job::Init { idmap_fds, .. } | Job::InitIntermediate { idmap_fds, .. } = &job {
-        keep.extend(idmap_fds.iter().map(|(_, fd)| *fd));
-    }
-    let mut cmd = std::process::Command::new(&bin);
-    cmd.arg0("husk-clone-helper")
-        .arg(HELPER_ARG)
+    keep.push(theirs.as_raw_fd());
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg0(arg.trim_start_matches('_'))
+        .arg(arg)
         .arg(theirs.as_raw_fd().to_string());
     // SAFETY: between fork and exec only fcntl(2), which is async-signal-safe, on
     // fds the caller keeps open until the helper has been spawned.
@@ -162,8 +159,29 @@ pub(crate) fn clone_child(job: Job, fds: ChildFds) -> Result<i32, ProcessError> 
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(sys_err("start the clone helper"))?;
-    drop(theirs);
+    let child = cmd.spawn().map_err(sys_err("start the helper"))?;
+    Ok((child, ours))
+}
+
+/// Has the helper clone `job`'s child; returns its pid (a child of the caller).
+pub(crate) fn clone_child(job: Job, fds: ChildFds) -> Result<i32, ProcessError> {
+    let bin = helper_binary()?;
+    let mut keep: Vec<RawFd> = vec![fds.channel];
+    keep.extend(
+        [fds.fifo, fds.console, fds.init, fds.root]
+            .into_iter()
+            .flatten(),
+    );
+    keep.extend(fds.ns_files.iter().map(|(_, fd)| *fd));
+    if let Job::Init { idmap_fds, .. } | Job::InitIntermediate { idmap_fds, .. } = &job {
+        keep.extend(idmap_fds.iter().map(|(_, fd)| *fd));
+    }
+    let stdio = match &job {
+        Job::Init { plan, .. } | Job::InitIntermediate { plan, .. } => plan.process.stdio,
+        Job::Exec { plan } => plan.process.stdio,
+    };
+    keep.extend(stdio.into_iter().flatten());
+    let (mut child, ours) = spawn_helper(&bin, HELPER_ARG, keep)?;
     let request = serde_json::to_vec(&Request { job, fds }).map_err(std::io::Error::other);
     let mut sock = std::fs::File::from(ours);
     let sent = request.and_then(|r| {

@@ -11,11 +11,13 @@ mod init_error;
 mod intermediate;
 mod plan;
 mod spawn;
+mod stdio;
 
 pub use exec::{spawn_exec, ExecBase, ExecPlan, NsHandles};
 pub use init_error::InitError;
 pub use plan::{InitPlan, PlanOptions};
 pub use spawn::spawn_init;
+pub use stdio::Stdio;
 
 /// Errors while starting the container's processes.
 #[derive(Debug, thiserror::Error)]

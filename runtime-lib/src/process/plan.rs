@@ -42,6 +42,10 @@ pub struct ProcessPlan {
     pub listen_pid: bool,
     /// `process.apparmorProfile` and `process.selinuxLabel`.
     pub lsm: crate::lsm::ProcessLsm,
+    /// The caller's fds that become the process's stdin, stdout and stderr
+    /// ([`crate::Stdio`]); `None`: fd 0, 1 or 2 as inherited.
+    #[serde(default)]
+    pub stdio: [Option<std::os::fd::RawFd>; 3],
 }
 
 impl ProcessPlan {
@@ -67,6 +71,7 @@ impl ProcessPlan {
             preserve_fds,
             listen_pid: false,
             lsm: crate::lsm::ProcessLsm::from_process(process),
+            stdio: [None; 3],
         })
     }
 

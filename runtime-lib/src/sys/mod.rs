@@ -274,6 +274,19 @@ fn cloexec_walk(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// `dup2(src, target)`: `target` becomes a copy of `src` (without close-on-exec),
+/// closing what `target` was. For the container process's own stdio only.
+pub fn dup2_onto(src: RawFd, target: RawFd) -> io::Result<()> {
+    // SAFETY: integer arguments; the caller owns both fd numbers in this process.
+    check(unsafe { libc::dup2(src, target) } as libc::c_long).map(|_| ())
+}
+
+/// Clears `FD_CLOEXEC` on `fd`, so it survives the exec.
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } as libc::c_long).map(|_| ())
+}
+
 /// `pivot_root(2)`.
 pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
     let (a, b) = (cstr(new_root)?, cstr(put_old)?);

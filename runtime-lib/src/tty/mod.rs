@@ -45,6 +45,9 @@ pub enum TtyError {
     /// A console socket was given but the process has no terminal.
     #[error("cannot use console socket if husk will not detach or allocate tty")]
     UnusedConsoleSocket,
+    /// Stdio fds were given for a process with `process.terminal`.
+    #[error("process.terminal is set: the process's stdio is its terminal, it cannot also be given stdio fds")]
+    StdioWithTerminal,
     /// Connecting to the console socket failed.
     #[error("--console-socket {path}: {source}")]
     Connect {

@@ -1,6 +1,8 @@
-//! Run D-Bus work in a short-lived forked child, so the runtime never has
-//! more than one thread (see `bus.rs` for why zbus's threads must not live
-//! in it).
+//! Run D-Bus work in a short-lived child, so the runtime never has more than
+//! one thread (see `bus.rs` for why zbus's threads must not live in it): a
+//! forked child when the caller is single-threaded (the CLI), else husk's
+//! exec'd helper binary ([`run_job`]; a fork of a multi-threaded embedder
+//! would run zbus in a child that may inherit a lock another thread held).
 //!
 //! The child gets a closure, runs it, and sends lines back over a pipe:
 //! `N<json string>` for progress notes (sent as they happen, so the parent
@@ -12,8 +14,8 @@
 //! The answer comes from the pipe, never from the exit status, so a caller
 //! that reaps children on its own (a shim's SIGCHLD handler) does no harm.
 
-use std::io::Write as _;
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{Read as _, Write as _};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,8 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+use super::job::BusJob;
 
 /// The child's end: progress notes.
 pub struct Notes {
@@ -54,6 +58,97 @@ pub struct Answer<T> {
     pub result: Result<T, String>,
     /// The notes it sent, in order, even when `result` is an error.
     pub notes: Vec<String>,
+}
+
+/// Runs `job` in a child and returns its answer within `timeout`: forked from a
+/// single-threaded caller, else in the exec'd helper binary (the caller's own
+/// when its `main` calls `husk::helper::run_if_helper`, or the one named by
+/// `husk::helper::set_binary` / `HUSK_HELPER`). Without any helper binary a
+/// multi-threaded caller still gets the fork, with a warning: the child is
+/// killed at the deadline, so a lock it inherited costs a timeout, not a hang.
+pub(super) fn run_job(timeout: Duration, job: BusJob) -> Answer<String> {
+    if crate::process::helper::caller_is_threaded() {
+        match crate::process::helper::helper_binary() {
+            Ok(bin) => return run_exec(&bin, timeout, &job),
+            Err(e) => tracing::warn!("systemd D-Bus call forked from a threaded process: {e}"),
+        }
+    }
+    run(timeout, |n| job.run(&mut |s| n.note(s)))
+}
+
+/// [`run_job`] through the exec'd helper: the job goes over a socket as JSON,
+/// the answer comes back in the same lines as from a forked child.
+fn run_exec(bin: &std::path::Path, timeout: Duration, job: &BusJob) -> Answer<String> {
+    let fail = |e: String| Answer {
+        result: Err(e),
+        notes: Vec::new(),
+    };
+    let helper = crate::process::helper::BUS_HELPER_ARG;
+    let (mut child, sock) = match crate::process::helper::spawn_helper(bin, helper, Vec::new()) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("D-Bus helper {}: {e}", bin.display())),
+    };
+    let sent = serde_json::to_vec(job)
+        .map_err(std::io::Error::other)
+        .and_then(|j| {
+            std::fs::File::from(sock.try_clone()?).write_all(&j)?;
+            nix::sys::socket::shutdown(sock.as_raw_fd(), nix::sys::socket::Shutdown::Write)?;
+            Ok(())
+        });
+    let (out, timed_out) = match sent {
+        Ok(()) => read_until_eof(&sock, timeout),
+        Err(e) => (String::new(), {
+            tracing::debug!("sending the job to the D-Bus helper: {e}");
+            false
+        }),
+    };
+    if timed_out {
+        let _ = child.kill();
+    }
+    let status = child
+        .wait()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|e| format!("status unknown: {e}"));
+    let (notes, result) = parse::<String>(&out);
+    let result = result.unwrap_or_else(|| {
+        Err(if timed_out {
+            format!("no answer from systemd within {} s", timeout.as_secs())
+        } else {
+            format!(
+                "the D-Bus helper {} exited without an answer ({status}): does its main() \
+                 call husk::helper::run_if_helper() first?",
+                bin.display()
+            )
+        })
+    });
+    Answer { result, notes }
+}
+
+/// The exec'd helper's side of [`run_exec`]: reads the job from `sock`, runs it,
+/// answers. Returns the process's exit status.
+pub(crate) fn serve(sock: RawFd) -> i32 {
+    // SAFETY: the fd number was passed to us by our parent for this purpose only.
+    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(sock) });
+    let mut buf = Vec::new();
+    let job = file
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("D-Bus helper: read the job: {e}"))
+        .and_then(|_| {
+            serde_json::from_slice::<BusJob>(&buf)
+                .map_err(|e| format!("D-Bus helper: bad job: {e}"))
+        });
+    let mut note = |s: &str| {
+        let line = format!("N{}\n", serde_json::to_string(s).unwrap_or_default());
+        let _ = file
+            .try_clone()
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+    };
+    let result = job.and_then(|j| j.run(&mut note));
+    let line = format!("R{}\n", serde_json::to_string(&result).unwrap_or_default());
+    match file.write_all(line.as_bytes()) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
 }
 
 /// Run `f` in a forked child and return its answer within `timeout`.
@@ -170,6 +265,7 @@ fn parse<T: DeserializeOwned>(out: &str) -> (Vec<String>, Option<Result<T, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn lines_parse_into_notes_and_a_result() {
@@ -193,6 +289,51 @@ mod tests {
         assert_eq!(a.notes, ["one"]);
         let a: Answer<()> = run(Duration::from_secs(20), |_| Err("nope".into()));
         assert_eq!(a.result, Err("nope".to_string()));
+    }
+
+    /// The exec'd helper (the husk CLI, built beside this test by `cargo build
+    /// --workspace`) runs the job and its answer comes back over the socket. No
+    /// systemd here: the job's own error, from the helper, not a lost answer.
+    #[test]
+    fn a_job_runs_in_the_exec_d_helper_and_answers() {
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("husk");
+        if !bin.exists() {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "no husk binary at {}: cargo build --workspace first",
+                bin.display()
+            );
+            eprintln!("skipped: no {}", bin.display());
+            return;
+        }
+        for user in [false, true] {
+            let job = BusJob::Stop {
+                user,
+                unit: "husk-helper-test.scope".into(),
+            };
+            let a = run_exec(&bin, Duration::from_secs(20), &job);
+            let e = a.result.expect_err("no systemd here: the job must fail");
+            assert!(
+                !e.contains("without an answer") && !e.contains("no answer"),
+                "{e}"
+            );
+        }
+        // A helper that is not one (no run_if_helper in its main) is named in the error.
+        let a = run_exec(
+            Path::new("/bin/true"),
+            Duration::from_secs(20),
+            &BusJob::Stop {
+                user: false,
+                unit: "x.scope".into(),
+            },
+        );
+        let e = a.result.expect_err("/bin/true answers nothing");
+        assert!(
+            e.contains("/bin/true") && e.contains("run_if_helper"),
+            "{e}"
+        );
     }
 
     #[test]

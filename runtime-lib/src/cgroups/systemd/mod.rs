@@ -54,7 +54,8 @@
 //! `Delegate=true` the user owns it and the cgroupfs code applies the limits.
 
 mod bus;
-mod helper;
+pub(crate) mod helper;
+mod job;
 mod name;
 mod preflight;
 mod props;
@@ -299,14 +300,15 @@ impl CgroupHandle {
         v2: bool,
     ) -> Result<(), CgroupError> {
         let (_, fs) = props::resource_properties(r, v2, u32::MAX)?;
-        let unit = sd.unit.clone();
-        let user = sd.user;
-        let answer = helper::run(CALL_TIMEOUT, |_| {
-            let bus = bus::Bus::connect(user)?;
-            let (p, _) =
-                props::resource_properties(r, v2, bus.version()).map_err(|e| e.to_string())?;
-            bus.set_unit_properties(&unit, &p)
-        });
+        let answer = helper::run_job(
+            CALL_TIMEOUT,
+            job::BusJob::SetProperties {
+                user: sd.user,
+                unit: sd.unit.clone(),
+                v2,
+                resources: Box::new(r.clone()),
+            },
+        );
         answer
             .result
             .map_err(|e| sd.call_err("set properties of", e))?;
@@ -325,20 +327,20 @@ impl CgroupHandle {
         let pending = sd.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
         let resources = pending.clone().unwrap_or_default();
         let (_, fs) = props::resource_properties(&resources, v2, u32::MAX)?;
-        let scope = sd.scope();
         let upid =
             u32::try_from(pid).map_err(|_| sd.call_err("start", format!("invalid pid {pid}")))?;
-        let user = sd.user;
-        let answer = helper::run(START_TIMEOUT, |notes| {
-            let bus = bus::Bus::connect(user)?;
-            let version = bus.version();
-            let mut p = props::scope_properties(&scope, upid, v2);
-            p.extend(props::start_only_properties(&resources, version));
-            let (r, _) =
-                props::resource_properties(&resources, v2, version).map_err(|e| e.to_string())?;
-            p.extend(r);
-            bus.start_transient_unit(&scope.unit, &p, &mut || notes.note(STARTED))
-        });
+        let answer = helper::run_job(
+            START_TIMEOUT,
+            job::BusJob::StartScope {
+                user: sd.user,
+                slice: sd.slice.clone(),
+                unit: sd.unit.clone(),
+                name: sd.name.clone(),
+                pid: upid,
+                v2,
+                resources: Box::new(resources),
+            },
+        );
         if answer.notes.iter().any(|n| n == STARTED) {
             sd.started.store(true, Ordering::SeqCst);
         }
@@ -397,17 +399,13 @@ impl CgroupHandle {
         let Some(sd) = self.systemd.as_ref().filter(|sd| sd.started()) else {
             return Ok(());
         };
-        let unit = sd.unit.clone();
-        let user = sd.user;
-        let answer = helper::run(CALL_TIMEOUT, |_| {
-            let bus = bus::Bus::connect(user)?;
-            let end = bus.stop_unit(&unit);
-            bus.reset_failed(&unit);
-            match end? {
-                bus::JobEnd::NoSuchUnit => Ok(String::new()),
-                bus::JobEnd::Result(r) => Ok(r),
-            }
-        });
+        let answer = helper::run_job(
+            CALL_TIMEOUT,
+            job::BusJob::Stop {
+                user: sd.user,
+                unit: sd.unit.clone(),
+            },
+        );
         let result = answer.result.map_err(|e| sd.call_err("stop", e))?;
         if !result.is_empty() && result != "done" {
             tracing::warn!("stopping {}: the job ended with \"{result}\"", sd.unit);
@@ -451,156 +449,4 @@ fn remove_leftover(dir: &Path) -> Result<(), CgroupError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::layout::HierarchyVersion;
-    use super::super::mountinfo::{fixtures::*, parse_mountinfo};
-    use super::*;
-    use std::path::PathBuf;
-
-    fn handle(mountinfo: &str, path: Option<&str>) -> CgroupHandle {
-        let layout =
-            HostLayout::from_mounts(&parse_mountinfo(mountinfo), |_| vec!["hugetlb".into()])
-                .unwrap_or_else(|e| panic!("{e}"));
-        CgroupHandle::from_layout_systemd(&layout, path, "c1").unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[test]
-    fn v2_scope_dir_is_the_expanded_slice_plus_unit() {
-        let h = handle(V2_MOUNTINFO, Some("a-b.slice:ctr:x"));
-        assert_eq!(
-            h.v2_dir(),
-            Some(PathBuf::from(
-                "/sys/fs/cgroup/a.slice/a-b.slice/ctr-x.scope"
-            ))
-        );
-        let sd = h
-            .systemd_unit()
-            .map(|s| (s.unit.as_str(), s.slice.as_str()));
-        assert_eq!(sd, Some(("ctr-x.scope", "a-b.slice")));
-        // The caller's own cgroup does not matter: systemd paths are absolute.
-        let h = handle(V2_MOUNTINFO, None);
-        assert_eq!(
-            h.v2_dir(),
-            Some(PathBuf::from("/sys/fs/cgroup/system.slice/husk-c1.scope"))
-        );
-    }
-
-    #[test]
-    fn rootless_scope_is_under_the_user_manager() {
-        let layout =
-            HostLayout::from_mounts(&parse_mountinfo(V2_MOUNTINFO), |_| vec!["memory".into()])
-                .unwrap_or_else(|e| panic!("{e}"));
-        let h = CgroupHandle::from_layout_systemd_user(&layout, None, "c1", 1000)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            h.v2_dir(),
-            Some(PathBuf::from(
-                "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/user.slice/husk-c1.scope"
-            ))
-        );
-        let sd = h
-            .systemd_unit()
-            .map(|s| (s.slice.as_str(), s.user, s.base.as_str()));
-        assert_eq!(
-            sd,
-            Some((
-                "user.slice",
-                true,
-                "/user.slice/user-1000.slice/user@1000.service"
-            ))
-        );
-    }
-
-    #[test]
-    fn hybrid_scope_is_in_every_hierarchy() {
-        let h = handle(HYBRID_MOUNTINFO, Some("system.slice:husk:c1"));
-        assert_eq!(
-            h.dir_for(HierarchyVersion::V1, "memory"),
-            Some(Path::new(
-                "/sys/fs/cgroup/memory/system.slice/husk-c1.scope"
-            ))
-        );
-        assert_eq!(
-            h.unified_dir(),
-            Some(PathBuf::from(
-                "/sys/fs/cgroup/unified/system.slice/husk-c1.scope"
-            ))
-        );
-    }
-
-    #[test]
-    fn handle_round_trips_with_its_unit() {
-        let h = handle(V2_MOUNTINFO, None);
-        if let Some(sd) = h.systemd_unit() {
-            sd.started.store(true, Ordering::SeqCst);
-        }
-        let json = serde_json::to_string(&h).unwrap_or_default();
-        assert!(json.contains(r#""systemd":{"unit":"husk-c1.scope","slice":"system.slice","name":"c1","started":true}"#), "{json}");
-        let back: CgroupHandle =
-            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
-        assert_eq!(back, h);
-        // A cgroupfs handle has no systemd member at all.
-        let layout = HostLayout::from_mounts(&parse_mountinfo(V2_MOUNTINFO), |_| Vec::new())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let fs = CgroupHandle::from_layout(&layout, &[], Some("/a"), "x")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let json = serde_json::to_string(&fs).unwrap_or_default();
-        assert!(!json.contains("systemd"), "{json}");
-    }
-
-    #[test]
-    fn clones_share_whether_the_unit_was_started() {
-        let h = handle(V2_MOUNTINFO, None);
-        let undo = h.clone();
-        if let Some(sd) = h.systemd_unit() {
-            sd.started.store(true, Ordering::SeqCst);
-        }
-        assert_eq!(undo.systemd_unit().map(SystemdUnit::started), Some(true));
-    }
-
-    #[test]
-    fn apply_before_the_start_keeps_and_checks_the_resources() {
-        let h = handle(V2_MOUNTINFO, None);
-        let r: LinuxResources =
-            serde_json::from_str(r#"{"pids":{"limit":3}}"#).unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(h.apply(&r), Ok(())));
-        let kept = h
-            .systemd_unit()
-            .and_then(|sd| sd.pending.lock().ok().and_then(|p| p.clone()));
-        assert_eq!(kept, Some(r));
-        let bad: LinuxResources =
-            serde_json::from_str(r#"{"cpu":{"cpus":"x"}}"#).unwrap_or_else(|e| panic!("{e}"));
-        let e = h
-            .apply(&bad)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(e.starts_with("linux.resources.cpu.cpus"), "{e}");
-    }
-
-    #[test]
-    fn a_unit_never_started_is_left_alone() {
-        // No systemd here: stopping would fail if it were attempted, and the
-        // directories (another container's, after UnitExists) are not touched.
-        let h = handle(V2_MOUNTINFO, Some("system.slice:husk-test-never:x"));
-        assert!(h.systemd_unit_not_ours());
-        assert!(h.systemd_stop().is_ok());
-        assert!(h.destroy().is_ok());
-        if let Some(sd) = h.systemd_unit() {
-            sd.started.store(true, Ordering::SeqCst);
-        }
-        assert!(!h.systemd_unit_not_ours());
-    }
-
-    #[test]
-    fn proc_cgroup_lines_are_matched_exactly() {
-        let want = "/system.slice/husk-c1.scope";
-        assert!(in_cgroup("0::/system.slice/husk-c1.scope\n", want));
-        assert!(in_cgroup(
-            "12:memory:/system.slice/husk-c1.scope\n1:name=systemd:/system.slice/husk-c1.scope\n0::/x\n",
-            want
-        ));
-        assert!(!in_cgroup("0::/system.slice/husk-c1.scope/sub\n", want));
-        assert!(!in_cgroup("0::/system.slice\n", want));
-    }
-}
+mod tests;
