@@ -83,6 +83,17 @@ impl Channel {
         }
     }
 
+    /// A message already waiting, without blocking: `None` when there is none.
+    pub fn recv_ready(&self) -> Option<io::Result<Msg>> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(n) if n > 0 => Some(self.recv()),
+            _ => None,
+        }
+    }
+
     /// Sends one message with an fd attached.
     pub fn send_fd(&self, msg: &Msg, fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
         use nix::sys::socket::{sendmsg, ControlMessage};
@@ -162,6 +173,9 @@ mod tests {
             b.recv().unwrap(),
             Msg::Error(super::super::InitError::other("boom"))
         );
+        assert!(b.recv_ready().is_none());
+        a.send(&Msg::Placed).unwrap();
+        assert_eq!(b.recv_ready().unwrap().unwrap(), Msg::Placed);
         drop(a);
         assert_eq!(b.recv().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }

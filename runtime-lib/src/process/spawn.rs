@@ -184,13 +184,13 @@ fn finish(
         .map_err(sys_err("send to init"))?;
     }
     ch.send(&Msg::Continue).map_err(sys_err("send to init"))?;
-    if let Some(cg) = cgroup {
-        cg.add_pid(pid)?;
-    }
-    // Before the hooks run: the init's network devices and resctrl group.
-    crate::namespaces::netdev::attach(&plan.net_devices, pid)?;
-    if let Some(rdt) = &plan.intel_rdt {
-        crate::intelrdt::apply(rdt, pid)?;
+    if let Err(e) = place(plan, pid, cgroup) {
+        // An init that failed meanwhile (e.g. a bad mount) is why: its own error is
+        // queued on the channel before it exits.
+        return Err(match ch.recv_ready() {
+            Some(Ok(Msg::Error(ie))) => ProcessError::Init(ie),
+            _ => e,
+        });
     }
     if let Err(e) = ch.send(&Msg::Placed) {
         // The init is gone (it failed during its set-up): its own error, queued on
@@ -233,6 +233,19 @@ fn finish(
             Err(e) => return Err(ProcessError::Init(InitError::other(e.to_string()))),
         }
     }
+}
+
+/// The init into its cgroups and resctrl group, its network devices into its
+/// network namespace (before the hooks run).
+fn place(plan: &InitPlan, pid: i32, cgroup: Option<&CgroupHandle>) -> Result<(), ProcessError> {
+    if let Some(cg) = cgroup {
+        cg.add_pid(pid)?;
+    }
+    crate::namespaces::netdev::attach(&plan.net_devices, pid)?;
+    if let Some(rdt) = &plan.intel_rdt {
+        crate::intelrdt::apply(rdt, pid)?;
+    }
+    Ok(())
 }
 
 /// prestart then createRuntime, in the runtime's namespaces.
