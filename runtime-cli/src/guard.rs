@@ -1,7 +1,7 @@
 //! Before husk creates or enters a container it makes sure the running binary cannot
 //! be overwritten from inside one (CVE-2019-5736; see `husk::security::exe_guard`):
-//! - as root: re-exec from the immutable copy in /run/husk-exe (made once per binary
-//!   version, so a run costs one exec); where the kernel cannot make a tmpfs file
+//! - as root: re-exec from the immutable copy in /run/husk-exe/p-<hash of the binary's
+//!   path> (made once per binary version, so a run costs one exec); where the kernel cannot make a tmpfs file
 //!   immutable (before 6.0), from a sealed memfd copy made for this run (as crun);
 //! - rootless (also root of a user namespace): nothing when the user cannot write the binary (the usual root-owned
 //!   install), else re-exec from a sealed memfd copy made for this run.
@@ -67,9 +67,10 @@ fn args() -> Vec<CString> {
 
 /// Re-executes from the immutable copy; returns why it could not.
 fn reexec_immutable(exe: &Path) -> String {
-    let copy = match exe_guard::guarded_copy(exe, Path::new(exe_guard::DEFAULT_DIR)) {
+    let dir = exe_guard::dir_for(Path::new(exe_guard::DEFAULT_DIR), exe);
+    let copy = match exe_guard::guarded_copy(exe, &dir) {
         Ok(c) => c,
-        Err(e) => return format!("immutable copy in {}: {e}", exe_guard::DEFAULT_DIR),
+        Err(e) => return format!("immutable copy in {}: {e}", dir.display()),
     };
     let Ok(path) = CString::new(copy.as_os_str().as_bytes()) else {
         return format!("bad path {}", copy.display());

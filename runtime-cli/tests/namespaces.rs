@@ -346,3 +346,45 @@ fn mount_namespace_is_joined_last() {
     drop(mnt);
     drop(net);
 }
+
+/// `hierarchy -> path` of a /proc/<pid>/cgroup text.
+fn cgroup_paths(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (id, ctrl, path) = (f.next()?, f.next()?, f.next()?);
+            Some((format!("{id}:{ctrl}"), path.to_string()))
+        })
+        .collect()
+}
+
+/// The init joins its cgroups while it builds its rootfs (docs/architecture.md,
+/// "Create, as data flows"): with a cgroup namespace its root must still be the
+/// container's cgroup in every hierarchy, and without one the process must run in
+/// the container's cgroups, not the runtime's.
+#[test]
+fn the_process_runs_in_its_cgroups_with_or_without_a_cgroup_namespace() {
+    let mut b = Bundle::new("cgplace");
+    let out = b.sh("cat /proc/self/cgroup");
+    let inside = cgroup_paths(&out);
+    assert!(!inside.is_empty(), "{out}");
+    for (h, path) in &inside {
+        assert_eq!(
+            path, "/",
+            "{h}: the cgroup namespace's root is not the container's cgroup: {out}"
+        );
+    }
+
+    let mut b = Bundle::new("cgplace-nons");
+    b.remove_namespace("cgroup");
+    let out = b.sh("cat /proc/self/cgroup");
+    let host = cgroup_paths(&std::fs::read_to_string("/proc/self/cgroup").unwrap());
+    let inside = cgroup_paths(&out);
+    for (h, path) in &host {
+        let theirs = inside.get(h).unwrap_or_else(|| panic!("no {h} in {out}"));
+        assert_ne!(
+            theirs, path,
+            "{h}: the process runs in the runtime's cgroup: {out}"
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! The state on disk and clean-up after failures (issue 11, "State and clean-up"):
 //! private modes whatever the umask, an unsafe state root refused, unreadable
-//! states listed with their error, and a failed create inside a cgroup that
-//! existed before killing and removing nothing of someone else's.
+//! states listed with their error, a torn state left by a crash deleted, and a
+//! failed create inside a cgroup that existed before killing and removing nothing
+//! of someone else's.
 
 mod common;
 
@@ -191,4 +192,42 @@ fn a_failed_create_in_an_existing_cgroup_kills_and_removes_nothing_else() {
     for d in &foreign.dirs {
         assert!(d.exists(), "delete removed {}", d.display());
     }
+}
+
+#[test]
+fn a_torn_state_from_before_the_boot_is_deleted_a_fresh_one_is_not() {
+    let b = Bundle::new("st-torn");
+    let (old, fresh) = (b.new_id(), b.new_id());
+    fs::create_dir_all(&b.root).unwrap();
+    for id in [&old, &fresh] {
+        fs::create_dir(b.state_dir(id)).unwrap();
+        fs::write(b.state_dir(id).join("state.json"), b"").unwrap();
+    }
+    // Written (by the clock) before the machine booted: what a crash leaves.
+    let stat = fs::read_to_string("/proc/stat").unwrap();
+    let btime: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("btime in /proc/stat");
+    let before_boot = std::time::UNIX_EPOCH + std::time::Duration::from_secs(btime - 60);
+    fs::File::options()
+        .write(true)
+        .open(b.state_dir(&old).join("state.json"))
+        .unwrap()
+        .set_modified(before_boot)
+        .unwrap();
+
+    let st = b.husk(&["state", &old]);
+    assert_ne!(st.code, 0);
+    assert!(st.stderr.contains("before the last boot"), "{}", st.stderr);
+    b.husk(&["delete", &old]).ok();
+    assert!(!b.state_dir(&old).exists());
+
+    // Torn during this boot: not something husk leaves; reported, kept.
+    let del = b.husk(&["delete", &fresh]);
+    assert_ne!(del.code, 0);
+    assert!(del.stderr.contains("corrupt state"), "{}", del.stderr);
+    assert!(b.state_dir(&fresh).exists());
+    fs::remove_dir_all(b.state_dir(&fresh)).unwrap();
 }

@@ -10,7 +10,7 @@
 //! `mounts` (the rootfs built), `pivot` (after pivot_root), `ready` (before the
 //! ready report, the init now outliving the runtime), and in the runtime
 //! `created` (before the final state write). Then `start` (the fifo written,
-//! before the state write) and `delete` (the cgroup removed, before the state).
+//! before the fifo is removed) and `delete` (the cgroup removed, before the state).
 
 /// The environment variable naming the phase to stop at.
 pub const FAULT_PAUSE_ENV: &str = "HUSK_FAULT_PAUSE";

@@ -29,6 +29,17 @@ pub fn run(a: Args, ctx: &Ctx) -> super::CmdResult {
                 return Err(format!("container {} does not exist", a.id).into());
             }
         }
+        Err(husk::Error::StateFile(husk::error::StateError::Stale { path, .. })) => {
+            // A torn state.json from before the last boot: the crash that tore it
+            // stopped the container, and its cgroups went with the boot.
+            husk::validate_id(&a.id)?;
+            let dir = ctx.root.join(&a.id);
+            if let Ok(Some(_lock)) = husk::unstable::Lock::try_acquire(&dir) {
+                std::fs::remove_dir_all(&dir).map_err(|e| {
+                    format!("remove {} (state {}): {e}", dir.display(), path.display())
+                })?;
+            }
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(0)

@@ -52,8 +52,10 @@ impl Container {
         drop(fd);
         crate::fault::point("start");
         let _ = std::fs::remove_file(&fifo);
+        // Not saved: the status is derived on every load (`State::refresh`: an init
+        // alive and no longer waiting on the fifo is running), so a write (and its
+        // fsync on a disk-backed root) would only record what refresh finds anyway.
         self.state.status = Status::Running;
-        self.state.save(&self.root)?;
         self.run_hooks_warn(HookKind::Poststart, Status::Running);
         Ok(())
     }

@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 /// A message between the runtime and the container's setup processes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Msg {
-    /// Parent -> child: your cgroup and id maps are in place, go on.
+    /// Parent -> child: the id maps are in place (exec: also the cgroup), go on.
     Continue,
+    /// Parent -> init: it is in its cgroups (and resctrl group), its network devices
+    /// are moved. Sent after `Continue`: the init builds its rootfs meanwhile.
+    Placed,
     /// Intermediate -> parent: it made a user namespace; write its id maps.
     NeedMaps,
     /// Intermediate -> parent: the init's pid (in the parent's pid namespace).
@@ -77,6 +80,17 @@ impl Channel {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// A message already waiting, without blocking: `None` when there is none.
+    pub fn recv_ready(&self) -> Option<io::Result<Msg>> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(n) if n > 0 => Some(self.recv()),
+            _ => None,
         }
     }
 
@@ -159,6 +173,9 @@ mod tests {
             b.recv().unwrap(),
             Msg::Error(super::super::InitError::other("boom"))
         );
+        assert!(b.recv_ready().is_none());
+        a.send(&Msg::Placed).unwrap();
+        assert_eq!(b.recv_ready().unwrap().unwrap(), Msg::Placed);
         drop(a);
         assert_eq!(b.recv().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }

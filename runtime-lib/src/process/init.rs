@@ -91,8 +91,12 @@ fn setup(
         let _ = sys::setresgid(0);
         let _ = sys::setresuid(0);
     }
+    // The parent places us in our cgroups while we go on (see `spawn::finish`).
+    let mut placed = false;
     if plan.ns.creates(CloneFlags::CLONE_NEWCGROUP.bits() as u64) {
-        // Now that the parent put us into our cgroup, it becomes the namespace root.
+        // Once the parent put us into our cgroup, it becomes the namespace root.
+        wait_placed(ch)?;
+        placed = true;
         crate::namespaces::unshare(CloneFlags::CLONE_NEWCGROUP.bits() as u64)
             .map_err(|e| e.to_string())?;
     }
@@ -114,6 +118,12 @@ fn setup(
     let root = plan.rootfs.build_mounts()?;
     if let Some(sock) = console {
         setup_console(plan, &root, sock).map_err(|e| e.to_string())?;
+    }
+    if !placed && (plan.runtime_hooks || plan.hooks.is_some()) {
+        // Before the hooks: they fork into our cgroups and see the moved network
+        // devices.
+        wait_placed(ch)?;
+        placed = true;
     }
     if plan.runtime_hooks {
         // prestart and createRuntime run in the runtime's namespaces, by the parent.
@@ -171,6 +181,12 @@ fn setup(
         // EPERM/ENOSYS (seccomp'd or nested hosts): runc carries on too.
         let _ = sys::join_session_keyring(&format!("_ses.{}", plan.id));
     }
+    if !placed {
+        // Before the scheduler and memory policy (a real-time task cannot join a cpu
+        // cgroup without rt runtime; cpuset bounds the nodes and cpus), before the
+        // seccomp filter (it may deny recv) and before we report ready.
+        wait_placed(ch)?;
+    }
     // Scheduler, I/O priority, personality, memory policy: while we still have the
     // capabilities a real-time policy or IOPRIO_CLASS_RT need.
     plan.attrs.apply().map_err(|e| e.to_string())?;
@@ -183,6 +199,14 @@ fn setup(
     let prep = finalize::prepare(&plan.process, true)?;
     let exe = finalize::drop_privileges(&plan.process, prep, ch)?;
     Ok((exe, hook_state))
+}
+
+/// Blocks until the parent says we are in our cgroups ([`Msg::Placed`]).
+fn wait_placed(ch: &Channel) -> Result<(), InitError> {
+    match ch.recv() {
+        Ok(Msg::Placed) => Ok(()),
+        other => Err(format!("waiting for the cgroup placement: {other:?}").into()),
+    }
 }
 
 /// `linux.sysctl`, through a verified procfs.

@@ -150,6 +150,20 @@ fn after_clone(
     Ok(pid)
 }
 
+/// Lets the init go on, places it (cgroups, network devices, resctrl group) while it
+/// builds its rootfs, tells it `Placed`, then serves it until it is ready.
+///
+/// Why `Continue` comes before the placement: the first write to a cgroup v1
+/// `cgroup.procs` after the hierarchy was idle waits for an RCU grace period
+/// (`cgroup_threadgroup_rwsem`), 5–25 ms here, during which the init would sit
+/// idle. The init waits for `Placed` before anything that needs its cgroup: at
+/// once when it unshares a cgroup namespace (whose root is the cgroup it is in),
+/// else before the hooks run (they fork, and see the moved network devices), else
+/// after its mounts, masks and pivot_root but before its scheduler and memory
+/// policy (a real-time task cannot join a cpu cgroup without rt runtime; cpuset
+/// bounds them) and its seccomp filter; always before it reports ready, so
+/// `create` still returns with the init in every cgroup, and the user process is
+/// exec'd there.
 fn finish(
     plan: &InitPlan,
     ch: &Channel,
@@ -157,14 +171,6 @@ fn finish(
     cgroup: Option<&CgroupHandle>,
     state_json: &dyn Fn(i32) -> Vec<u8>,
 ) -> Result<(), ProcessError> {
-    if let Some(cg) = cgroup {
-        cg.add_pid(pid)?;
-    }
-    // Before the hooks run: the init's network devices and resctrl group.
-    crate::namespaces::netdev::attach(&plan.net_devices, pid)?;
-    if let Some(rdt) = &plan.intel_rdt {
-        crate::intelrdt::apply(rdt, pid)?;
-    }
     let needs_state = plan.hooks.is_some() || plan.process.seccomp_listener().is_some();
     let state = if needs_state {
         state_json(pid)
@@ -178,6 +184,22 @@ fn finish(
         .map_err(sys_err("send to init"))?;
     }
     ch.send(&Msg::Continue).map_err(sys_err("send to init"))?;
+    if let Err(e) = place(plan, pid, cgroup) {
+        // An init that failed meanwhile (e.g. a bad mount) is why: its own error is
+        // queued on the channel before it exits.
+        return Err(match ch.recv_ready() {
+            Some(Ok(Msg::Error(ie))) => ProcessError::Init(ie),
+            _ => e,
+        });
+    }
+    if let Err(e) = ch.send(&Msg::Placed) {
+        // The init is gone (it failed during its set-up): its own error, queued on
+        // the channel, says why better than the failed send.
+        return match ch.recv() {
+            Ok(Msg::Error(ie)) => Err(ProcessError::Init(ie)),
+            _ => Err(sys_err("send to init")(e)),
+        };
+    }
     loop {
         match ch.recv_fd() {
             Ok((Msg::Ready, _)) => return Ok(()),
@@ -211,6 +233,19 @@ fn finish(
             Err(e) => return Err(ProcessError::Init(InitError::other(e.to_string()))),
         }
     }
+}
+
+/// The init into its cgroups and resctrl group, its network devices into its
+/// network namespace (before the hooks run).
+fn place(plan: &InitPlan, pid: i32, cgroup: Option<&CgroupHandle>) -> Result<(), ProcessError> {
+    if let Some(cg) = cgroup {
+        cg.add_pid(pid)?;
+    }
+    crate::namespaces::netdev::attach(&plan.net_devices, pid)?;
+    if let Some(rdt) = &plan.intel_rdt {
+        crate::intelrdt::apply(rdt, pid)?;
+    }
+    Ok(())
 }
 
 /// prestart then createRuntime, in the runtime's namespaces.

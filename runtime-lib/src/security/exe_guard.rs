@@ -16,11 +16,30 @@
 use std::fs;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Default directory of the guarded copies.
 pub const DEFAULT_DIR: &str = "/run/husk-exe";
+
+/// The directory under `base` holding the guarded copies of the binary installed at
+/// `exe`: one per path, so two husk binaries on one machine (a packaged one and a
+/// local build) do not remove each other's copy, each then copying itself (8 MB and
+/// an fsync) on every run; a new version at the same path replaces its predecessor's
+/// copy ([`guarded_copy`]).
+pub fn dir_for(base: &Path, exe: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    base.join(format!("p-{:016x}", fnv1a(exe.as_os_str().as_bytes())))
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across builds and releases (std's
+/// `DefaultHasher` promises neither), for [`dir_for`]. Pure.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
 
 const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
 const FS_IOC_SETFLAGS: libc::c_ulong = 0x4008_6602;
@@ -64,7 +83,8 @@ pub fn copy_name(meta: &fs::Metadata) -> String {
 }
 
 /// Returns the immutable copy of `exe` in `dir`, making it first if needed. Older copies
-/// in `dir` are removed.
+/// in `dir` are removed, and so are the copies older husk versions kept directly in
+/// `dir`'s parent (before [`dir_for`]) when that is [`DEFAULT_DIR`].
 pub fn guarded_copy(exe: &Path, dir: &Path) -> io::Result<PathBuf> {
     let meta = fs::metadata(exe)?;
     let dest = dir.join(copy_name(&meta));
@@ -107,7 +127,41 @@ pub fn guarded_copy(exe: &Path, dir: &Path) -> io::Result<PathBuf> {
         }
     }
     remove_stale(dir, &dest);
+    if let Some(parent) = dir.parent().filter(|p| *p == Path::new(DEFAULT_DIR)) {
+        remove_stale(parent, &dest);
+        // Which binary the directory serves, so that it can go with the binary.
+        let _ = fs::write(dir.join(SOURCE_FILE), exe.as_os_str().as_encoded_bytes());
+        remove_orphans(parent, dir);
+    }
     Ok(dest)
+}
+
+/// In a [`dir_for`] directory: the path of the binary its copy is of.
+const SOURCE_FILE: &str = "source";
+
+/// Removes the [`dir_for`] directories (other than `keep`) whose binary no longer
+/// exists at its path (a build tree removed, a test's temporary copy): nothing
+/// will run from them again. Run when a copy is made, i.e. once per new version.
+fn remove_orphans(base: &Path, keep: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let d = e.path();
+        if d == keep || !e.file_name().to_string_lossy().starts_with("p-") {
+            continue;
+        }
+        // No source file: a copy still being made, or not ours to judge.
+        let Ok(src) = fs::read(d.join(SOURCE_FILE)) else {
+            continue;
+        };
+        let src = PathBuf::from(std::ffi::OsString::from_vec(src));
+        if matches!(fs::symlink_metadata(&src), Err(e) if e.kind() == io::ErrorKind::NotFound) {
+            remove_stale(&d, Path::new(""));
+            let _ = fs::remove_file(d.join(SOURCE_FILE));
+            let _ = fs::remove_dir(&d);
+        }
+    }
 }
 
 /// Removes the half-made copies (`.tmp-<pid>`) of husk processes killed while
@@ -196,6 +250,45 @@ pub fn sealed_copy(exe: &Path) -> io::Result<std::os::fd::OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_installed_path_has_its_own_copy_directory() {
+        let base = Path::new(DEFAULT_DIR);
+        let a = dir_for(base, Path::new("/usr/bin/husk"));
+        let b = dir_for(base, Path::new("/usr/local/bin/husk"));
+        assert_ne!(a, b);
+        assert_eq!(a, dir_for(base, Path::new("/usr/bin/husk")));
+        assert_eq!(a.parent(), Some(base));
+        // Stable across builds: the value is fixed by the algorithm.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn a_copy_directory_goes_with_its_binary() {
+        let base = std::env::temp_dir().join(format!("husk-exe-orphans-{}", std::process::id()));
+        let (gone, here, foreign) = (base.join("p-1"), base.join("p-2"), base.join("shim"));
+        for d in [&gone, &here, &foreign] {
+            fs::create_dir_all(d).unwrap();
+            fs::write(d.join("husk-x"), b"copy").unwrap();
+        }
+        let me = fs::read_link("/proc/self/exe").unwrap();
+        fs::write(
+            gone.join(SOURCE_FILE),
+            base.join("no-such-binary").as_os_str().as_encoded_bytes(),
+        )
+        .unwrap();
+        fs::write(here.join(SOURCE_FILE), me.as_os_str().as_encoded_bytes()).unwrap();
+        fs::write(foreign.join(SOURCE_FILE), b"/no/such/binary").unwrap();
+        remove_orphans(&base, Path::new("/nonexistent"));
+        assert!(!gone.exists());
+        assert!(here.join("husk-x").exists());
+        assert!(
+            foreign.join("husk-x").exists(),
+            "only p-* directories are judged"
+        );
+        fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn copies_left_by_killed_processes_are_removed() {

@@ -75,6 +75,32 @@ pub enum StateError {
         /// The parse error.
         source: serde_json::Error,
     },
+    /// state.json could not be parsed and was written before the machine last
+    /// booted: debris of a crash (state is not synced to disk, see
+    /// [`replace_atomic`]). Nothing of that container can still exist: `delete`
+    /// removes its directory.
+    #[error("{path}: unreadable state written before the last boot (left by a crash): {source}")]
+    Stale {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+}
+
+/// Whether a file last modified at `mtime` (seconds since the epoch) was written
+/// before a boot at `btime` (seconds since the epoch, `/proc/stat`). Pure.
+pub fn written_before_boot(mtime: i64, btime: u64) -> bool {
+    mtime < i64::try_from(btime).unwrap_or(i64::MAX)
+}
+
+/// `path` was last written before the machine booted (false when unknown).
+fn stale(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(path), procfs::boot_time_secs()) {
+        (Ok(m), Ok(btime)) => written_before_boot(m.mtime(), btime),
+        _ => false,
+    }
 }
 
 pub fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
@@ -182,10 +208,16 @@ impl State {
                 })
             }
         };
-        serde_json::from_slice(&data).map_err(|source| StateError::Corrupt { path, source })
+        serde_json::from_slice(&data).map_err(|source| {
+            if stale(&path) {
+                StateError::Stale { path, source }
+            } else {
+                StateError::Corrupt { path, source }
+            }
+        })
     }
 
-    /// Writes the state (0600) by atomic replace, synced unless the root is tmpfs.
+    /// Writes the state (0600) by atomic replace, not synced (see [`replace_atomic`]).
     pub fn save(&self, root: &Path) -> Result<(), StateError> {
         let dest = Self::dir(root, &self.id).join(STATE_FILE);
         let data = serde_json::to_vec(self).map_err(|source| StateError::Corrupt {
@@ -349,6 +381,14 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_files_older_than_the_boot_are_stale() {
+        assert!(written_before_boot(999, 1000));
+        assert!(!written_before_boot(1000, 1000));
+        assert!(!written_before_boot(1001, 1000));
+        assert!(written_before_boot(0, u64::MAX));
+    }
 
     #[test]
     fn ids() {
