@@ -77,7 +77,7 @@ pub enum StateError {
     },
     /// state.json could not be parsed and was written before the machine last
     /// booted: debris of a crash (state is not synced to disk, see
-    /// [`replace_atomic`]). Nothing of that container can still exist: `delete`
+    /// `replace_atomic`). Nothing of that container can still exist: `delete`
     /// removes its directory.
     #[error("{path}: unreadable state written before the last boot (left by a crash): {source}")]
     Stale {
