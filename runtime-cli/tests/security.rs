@@ -94,6 +94,10 @@ impl Drop for Env {
         }
         let _ = std::fs::remove_dir_all(&self.root);
         let _ = std::fs::remove_dir_all(&self.dir);
+        // The shared parent goes with the last test that used it (fails while not empty).
+        if let Some(parent) = self.root.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
 
