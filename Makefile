@@ -86,7 +86,7 @@ test: deps deps-e2e
 # The create/run/exec/mount/security suites again with husk under an emulated old
 # kernel (`husk-conformance oldkernel`: ENOSYS for newer syscalls, EINVAL/ENOTTY for
 # newer flags), so the fallbacks are what runs: Ubuntu 20.04's 5.4, RHEL 8's 4.18.
-OLDKERNEL_TESTS := lifecycle rootfs process security exec exec_lifecycle
+OLDKERNEL_TESTS := lifecycle run rootfs process security exec exec_lifecycle
 OLDKERNEL_PROFILES := 5.4 4.18
 test-oldkernels:
 	$(CARGO) build -p husk-conformance -p husk-cli
