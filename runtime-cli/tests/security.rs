@@ -294,6 +294,17 @@ fn symlinked_mount_destination_stays_in_rootfs() {
 }
 
 /// The old-kernel emulator's argv for `profile` with extra ENOSYS syscalls, then husk.
+/// `husk run` of `e`'s bundle as container `id` through `cmd` (an `under_kernel` husk).
+fn run_under(e: &Env, cmd: &mut Command, id: &str) -> Output {
+    cmd.arg("--root")
+        .arg(&e.root)
+        .args(["run", "--bundle"])
+        .arg(&e.dir)
+        .arg(id)
+        .output()
+        .unwrap()
+}
+
 fn under_kernel(profile: &str, enosys: &[i64]) -> Command {
     let tool = std::path::Path::new(HUSK).with_file_name("husk-conformance");
     assert!(
@@ -349,14 +360,7 @@ fn emulated_old_kernels_take_the_fallbacks() {
         let mut e = Env::new(&format!("k{}", profile.replace('.', "")));
         e.edit(|c| c["process"]["args"] = serde_json::json!(["sh", "-c", "echo ok"]));
         let id = e.id("k");
-        let b = e.dir.to_string_lossy().into_owned();
-        let out = under_kernel(profile, &[])
-            .arg("--debug")
-            .arg("--root")
-            .arg(&e.root)
-            .args(["run", "--bundle", &b, &id])
-            .output()
-            .unwrap();
+        let out = run_under(&e, under_kernel(profile, &[]).arg("--debug"), &id);
         let t = text(&out);
         assert!(out.status.success() && t.contains("ok"), "{profile}: {t}");
         assert!(
@@ -376,14 +380,12 @@ fn emulated_old_kernels_take_the_fallbacks() {
 fn exe_guard_fails_closed_without_any_protection() {
     let mut e = Env::new("closed");
     e.edit(|c| c["process"]["args"] = serde_json::json!(["true"]));
-    let b = e.dir.to_string_lossy().into_owned();
     let id = e.id("closed");
-    let out = under_kernel("4.18", &[libc::SYS_memfd_create])
-        .arg("--root")
-        .arg(&e.root)
-        .args(["run", "--bundle", &b, &id])
-        .output()
-        .unwrap();
+    let out = run_under(
+        &e,
+        &mut under_kernel("4.18", &[libc::SYS_memfd_create]),
+        &id,
+    );
     let t = text(&out);
     assert!(!out.status.success(), "ran unprotected: {t}");
     assert!(
@@ -391,12 +393,10 @@ fn exe_guard_fails_closed_without_any_protection() {
         "{t}"
     );
     let id = e.id("optout");
-    let out = under_kernel("4.18", &[libc::SYS_memfd_create])
-        .env("HUSK_NO_EXE_GUARD", "1")
-        .arg("--root")
-        .arg(&e.root)
-        .args(["run", "--bundle", &b, &id])
-        .output()
-        .unwrap();
+    let out = run_under(
+        &e,
+        under_kernel("4.18", &[libc::SYS_memfd_create]).env("HUSK_NO_EXE_GUARD", "1"),
+        &id,
+    );
     assert!(out.status.success(), "opt-out refused: {}", text(&out));
 }
