@@ -86,11 +86,14 @@ fn kill_by_number_and_sigprefix() {
 fn kill_default_signal_is_term() {
     let mut b = Bundle::new("killterm");
     // PID 1 ignores signals it has no handler for: install one.
-    let (id, _) = b.run_detached(&[
+    let (id, pid) = b.run_detached(&[
         "sh",
         "-c",
         "trap 'exit 0' TERM; while :; do sleep 0.05; done",
     ]);
+    // A TERM sent before the shell has run `trap` is dropped (no handler yet):
+    // wait until the kernel shows SIGTERM as caught.
+    wait_for_caught(pid, libc::SIGTERM);
     b.husk(&["kill", &id]).ok();
     b.wait_status(&id, "stopped");
 }
@@ -452,4 +455,26 @@ fn delete_force_kills_every_process_without_pid_namespace() {
     // The background sleeps were re-parented to us (subreaper): reap them.
     reap(&procs);
     b.assert_nothing_left(&id);
+}
+
+/// Polls /proc/PID/status until `sig` is in SigCgt (at most 10 s).
+#[track_caller]
+fn wait_for_caught(pid: i32, sig: i32) {
+    let start = std::time::Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & (1 << (sig - 1)) != 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "pid {pid} never caught signal {sig}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
