@@ -209,3 +209,48 @@ fn nothing_left_after_delete_or_failed_create() {
         .fails_with(&["linux.resources.cpu.cpus", "cpuset.cpus"]);
     b.assert_nothing_left(&id);
 }
+
+/// A container that made a sub-cgroup of its own: `delete` finds its cgroup busy,
+/// kills what is left (also in the sub-cgroup) and removes the whole tree, both for
+/// a running container (`--force`) and for one whose init has exited.
+#[test]
+fn sub_cgroups_the_container_made_are_removed() {
+    let mut b = Bundle::new("cg-sub");
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/sys/fs/cgroup" {
+            m["options"] = json!(["nosuid", "noexec", "nodev", "relatime", "rw"]);
+        }
+    }
+    let script = "mkdir /sys/fs/cgroup/pids/sub && \
+                  sh -c 'echo $$ > /sys/fs/cgroup/pids/sub/cgroup.procs; exec sleep 30' & \
+                  while ! grep -q . /sys/fs/cgroup/pids/sub/cgroup.procs 2>/dev/null; do sleep 0.02; done; ";
+    // The second init exits once the test has seen its cgroup (the file `go`).
+    let go = b.rootfs.join("go");
+    for (keep_running, tail) in [
+        (true, "sleep 30"),
+        (false, "while [ ! -e /go ]; do sleep 0.02; done"),
+    ] {
+        let (id, pid) = b.run_detached(&["sh", "-c", &format!("{script}{tail}")]);
+        let sub = cg_dir(pid, "pids").join("sub");
+        if !keep_running {
+            std::fs::write(&go, "").unwrap();
+        }
+        let start = std::time::Instant::now();
+        while !keep_running && b.status(&id) != "stopped" || !sub.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no {}",
+                sub.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let args: &[&str] = if keep_running {
+            &["delete", "--force", &id]
+        } else {
+            &["delete", &id]
+        };
+        b.husk(args).ok();
+        assert!(!sub.exists(), "{} left", sub.display());
+        b.assert_nothing_left(&id);
+    }
+}

@@ -21,13 +21,24 @@ pub fn execute(
     dir_for: impl Fn(&Write) -> Option<PathBuf>,
 ) -> Result<(), CgroupError> {
     let mut deferred: Vec<(&Write, PathBuf)> = Vec::new(); // (write, cgroup dir)
+                                                           // The file of the last write stays open for the next one to the same file
+                                                           // (a v1 devices list is one write per rule to devices.allow).
+    let mut last: Option<(PathBuf, std::fs::File)> = None;
     for w in plan {
         let dir = dir_for(w).ok_or_else(|| CgroupError::ControllerMissing {
             field: w.field.clone(),
             controller: w.controller.clone(),
         })?;
         let path = dir.join(&w.file);
-        match fsio::write_value(&path, &w.value) {
+        let res = match &mut last {
+            Some((p, f)) if *p == path => fsio::write_to(f, &w.value),
+            _ => fsio::open_for_write(&path).and_then(|mut f| {
+                let res = fsio::write_to(&mut f, &w.value);
+                last = Some((path.clone(), f));
+                res
+            }),
+        };
+        match res {
             Ok(()) => verify(w, &path)?,
             Err(e) if w.ignore_missing && e.kind() == io::ErrorKind::NotFound => {
                 tracing::debug!(file = %path.display(), "optional cgroup knob missing, skipped");

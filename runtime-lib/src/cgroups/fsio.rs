@@ -35,7 +35,17 @@ pub fn parse_u64(path: &Path, text: &str) -> Result<u64, CgroupError> {
 /// would be two (wrong) values; the file is never created (no `O_CREAT`), so
 /// a missing knob fails with ENOENT instead of leaving a stray file.
 pub fn write_value(path: &Path, value: &str) -> io::Result<()> {
-    let mut f = OpenOptions::new().write(true).truncate(true).open(path)?;
+    write_to(&mut open_for_write(path)?, value)
+}
+
+/// Opens a control file for [`write_to`] (never created, see [`write_value`]).
+pub fn open_for_write(path: &Path) -> io::Result<fs::File> {
+    OpenOptions::new().write(true).truncate(true).open(path)
+}
+
+/// Writes `value` to an open control file in exactly one `write(2)`: each write
+/// is parsed on its own, so one open file takes several values (devices rules).
+pub fn write_to(f: &mut fs::File, value: &str) -> io::Result<()> {
     let n = f.write(value.as_bytes())?;
     if n != value.len() {
         return Err(io::Error::new(

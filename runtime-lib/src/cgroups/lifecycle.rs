@@ -163,40 +163,51 @@ impl CgroupHandle {
         if self.is_preexisting() {
             // Someone else's cgroup: its processes are not ours to kill (the
             // caller kills the init it started), and `created` holds no leaf.
-            return self.remove_created();
+            return self.remove_created(false).map(drop);
+        }
+        // The usual case, a container whose processes are all gone and that made
+        // no sub-cgroups: one rmdir per directory. The kernel refuses (EBUSY) to
+        // remove a cgroup with processes or children, so a busy leaf sends the
+        // rest down the kill-and-walk path below, which finds what is left.
+        if self.systemd.is_none() && self.remove_created(true)? {
+            return Ok(());
         }
         self.kill_until_empty()?;
         self.systemd_stop()?;
-        self.remove_created()
+        self.remove_created(false).map(drop)
     }
 
     /// Removes the directories `create` made, deepest first (a leaf with the
-    /// sub-cgroups the container made inside it).
-    fn remove_created(&self) -> Result<(), CgroupError> {
+    /// sub-cgroups the container made inside it). With `empty_only`, a leaf gets
+    /// one rmdir and no walk, and the first busy leaf stops the removal: `false`.
+    fn remove_created(&self, empty_only: bool) -> Result<bool, CgroupError> {
         let created = self.created_dirs().clone();
         for dir in created.iter().rev() {
             let is_leaf = self.dirs.iter().any(|d| &d.path == dir);
-            if is_leaf {
+            if is_leaf && !empty_only {
                 remove_tree(dir)?;
-            } else {
-                match fs::remove_dir(dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                continue;
+            }
+            match fs::remove_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => {
+                    if is_leaf {
+                        return Ok(false);
+                    }
                     // Another container's cgroup lives there now.
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => {
-                        tracing::debug!(dir = %dir.display(), "shared parent cgroup kept");
-                    }
-                    Err(source) => {
-                        return Err(CgroupError::Rmdir {
-                            path: dir.clone(),
-                            source,
-                        })
-                    }
+                    tracing::debug!(dir = %dir.display(), "shared parent cgroup kept");
+                }
+                Err(source) => {
+                    return Err(CgroupError::Rmdir {
+                        path: dir.clone(),
+                        source,
+                    })
                 }
             }
         }
         self.created_dirs().clear();
-        Ok(())
+        Ok(true)
     }
 
     /// Every pid in any of the container's hierarchies (a failed `add_pid`
