@@ -134,16 +134,35 @@ impl Root {
             return Err(err("resolve", io::Error::from_raw_os_error(libc::ELOOP)));
         }
         let rel = relative(path);
-        let mut dir = open_at(
-            self.fd.as_fd(),
-            Path::new("."),
-            libc::O_PATH | libc::O_DIRECTORY,
-            0,
-            IN_ROOT,
-        )
-        .map_err(|e| err("open", e))?;
         let comps: Vec<_> = rel.components().collect();
-        for (i, comp) in comps.iter().enumerate() {
+        // Start below the deepest ancestor that exists (usually the parent) rather
+        // than walking down from the root: every prefix is resolved from the root
+        // under the same rules, so nothing is checked less.
+        let mut start = 0;
+        let mut found = None;
+        for i in (0..comps.len().saturating_sub(1)).rev() {
+            match open_below(&self.fd, &rel, i) {
+                Ok(fd) => {
+                    found = Some(fd);
+                    start = i + 1;
+                    break;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(err("open", e)),
+            }
+        }
+        let mut dir = match found {
+            Some(fd) => fd,
+            None => open_at(
+                self.fd.as_fd(),
+                Path::new("."),
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+                IN_ROOT,
+            )
+            .map_err(|e| err("open", e))?,
+        };
+        for (i, comp) in comps.iter().enumerate().skip(start) {
             let name = Path::new(comp.as_os_str());
             let last = i + 1 == comps.len();
             let next = match open_below(&self.fd, &rel, i) {

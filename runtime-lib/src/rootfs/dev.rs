@@ -78,6 +78,8 @@ pub(super) fn plan_devices(extra: &[LinuxDevice]) -> Vec<DeviceOp> {
 }
 
 pub(super) fn create_devices(root: &Root, plan: &RootfsPlan) -> Result<(), RootfsError> {
+    // The parent directory opened for the last mknod: every default device is in /dev.
+    let mut parent: Option<(PathBuf, std::os::fd::OwnedFd)> = None;
     for d in &plan.devices {
         let what = format!("device {}", d.path.display());
         if plan.bind_devices {
@@ -85,7 +87,7 @@ pub(super) fn create_devices(root: &Root, plan: &RootfsPlan) -> Result<(), Rootf
                 bind_host_device(root, d, what)?;
             } else {
                 // Nothing to bind: mknod, where the kernel allows it in a user namespace.
-                mknod_device(root, d, what.clone()).map_err(|e| match e {
+                mknod_device(root, d, what.clone(), &mut parent).map_err(|e| match e {
                     RootfsError::Apply { source, .. }
                         if source.raw_os_error() == Some(libc::EPERM) =>
                     {
@@ -103,7 +105,7 @@ pub(super) fn create_devices(root: &Root, plan: &RootfsPlan) -> Result<(), Rootf
             }
             continue;
         }
-        mknod_device(root, d, what)?;
+        mknod_device(root, d, what, &mut parent)?;
     }
     Ok(())
 }
@@ -134,18 +136,30 @@ fn bind_host_device(root: &Root, d: &DeviceOp, what: String) -> Result<(), Rootf
     .map_err(apply_err(what, "remount device bind nosuid,noexec"))
 }
 
-/// mknod of `d` inside the root, with its exact mode and owner.
-fn mknod_device(root: &Root, d: &DeviceOp, what: String) -> Result<(), RootfsError> {
+/// mknod of `d` inside the root, with its exact mode and owner. `cache` holds the
+/// parent directory of the previous call, reused when `d` has the same one.
+fn mknod_device(
+    root: &Root,
+    d: &DeviceOp,
+    what: String,
+    cache: &mut Option<(PathBuf, std::os::fd::OwnedFd)>,
+) -> Result<(), RootfsError> {
     let parent = d.path.parent().unwrap_or(Path::new("/dev"));
-    let dir = root.ensure(parent, Kind::Dir)?;
-    let dir = crate::paths::open_at(
-        dir.as_fd_borrow(),
-        Path::new("."),
-        libc::O_RDONLY | libc::O_DIRECTORY,
-        0,
-        libc::RESOLVE_NO_SYMLINKS,
-    )
-    .map_err(apply_err(what.clone(), "open parent"))?;
+    if cache.as_ref().is_none_or(|(p, _)| p != parent) {
+        let dir = root.ensure(parent, Kind::Dir)?;
+        let dir = crate::paths::open_at(
+            dir.as_fd_borrow(),
+            Path::new("."),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+            libc::RESOLVE_NO_SYMLINKS,
+        )
+        .map_err(apply_err(what.clone(), "open parent"))?;
+        *cache = Some((parent.to_path_buf(), dir));
+    }
+    let Some((_, dir)) = cache.as_ref() else {
+        return Ok(());
+    };
     let name = d.path.file_name().map(PathBuf::from).unwrap_or_default();
     let kind = match d.kind {
         'b' => SFlag::S_IFBLK,
@@ -153,20 +167,20 @@ fn mknod_device(root: &Root, d: &DeviceOp, what: String) -> Result<(), RootfsErr
         _ => SFlag::S_IFCHR,
     };
     // Replace whatever the image has there (a file, a stale node, a symlink).
-    let _ = nix::unistd::unlinkat(&dir, &name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    let _ = nix::unistd::unlinkat(dir, &name, nix::unistd::UnlinkatFlags::NoRemoveDir);
     let dev = libc::makedev(d.major as u32, d.minor as u32);
-    nix::sys::stat::mknodat(&dir, &name, kind, Mode::from_bits_truncate(d.mode), dev)
+    nix::sys::stat::mknodat(dir, &name, kind, Mode::from_bits_truncate(d.mode), dev)
         .map_err(apply_err(what.clone(), "mknod"))?;
     // mknod applies the umask: set the exact mode and owner by fd, without following links.
     nix::sys::stat::fchmodat(
-        &dir,
+        dir,
         &name,
         Mode::from_bits_truncate(d.mode),
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )
     .map_err(apply_err(what.clone(), "chmod"))?;
     nix::unistd::fchownat(
-        &dir,
+        dir,
         &name,
         Some(d.uid.into()),
         Some(d.gid.into()),

@@ -1,13 +1,13 @@
 //! Applying mounts. Every destination is resolved inside the rootfs by fd and the
 //! mount targets `/proc/self/fd/N`, so a symlink in the image cannot redirect a mount.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::mount::{mount, MsFlags};
 
 use super::{apply_err, plan::MountOp, RootfsError, RootfsPlan};
-use crate::paths::{Kind, Root};
+use crate::paths::{Kind, PathError, Root};
 use crate::sys;
 
 const NONE: Option<&str> = None;
@@ -331,7 +331,7 @@ fn mount_cgroup(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(), Rootf
                 Err(e) => return Err(apply_err(what(m), "mount cgroup2")(e)),
             }
         }
-        return bind_ro(root, &m.dest, &plan.cgroup_sources[0].1, ro, m);
+        return bind_ro(root, dest, &m.dest, &plan.cgroup_sources[0].1, ro, m);
     }
     mount(
         Some("tmpfs"),
@@ -341,10 +341,22 @@ fn mount_cgroup(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(), Rootf
         Some(crate::lsm::mount_data("mode=755", plan.mount_label.as_deref()).as_str()),
     )
     .map_err(apply_err(what(m), "mount tmpfs for cgroup v1"))?;
+    // The tmpfs is new and seen by nothing else: its directories are made and
+    // opened by name below it, with no resolution from the root for each.
+    let tmpfs = root.open_with(&m.dest, libc::O_RDONLY | libc::O_DIRECTORY, "open")?;
     for (name, host) in &plan.cgroup_sources {
-        let sub = m.dest.join(name.strip_prefix("name=").unwrap_or(name));
-        root.ensure(&sub, Kind::Dir)?;
-        bind_ro(root, &sub, host, ro, m)?;
+        let name = name.strip_prefix("name=").unwrap_or(name);
+        let sub = m.dest.join(name);
+        let fd = if name.contains('/') {
+            root.ensure(&sub, Kind::Dir)?
+        } else {
+            mkdir_open(&tmpfs, name).map_err(|source| PathError {
+                op: "create",
+                path: sub.clone(),
+                source,
+            })?
+        };
+        bind_ro(root, fd, &sub, host, ro, m)?;
     }
     if ro {
         let dest = root.open_path(&m.dest)?;
@@ -360,10 +372,34 @@ fn mount_cgroup(root: &Root, m: &MountOp, plan: &RootfsPlan) -> Result<(), Rootf
     Ok(())
 }
 
-/// Binds host dir `src` at `dest` (container path), read-only if asked. The remount
-/// needs a fresh fd: the one taken before the bind points below the new mount.
-fn bind_ro(root: &Root, dest: &Path, src: &Path, ro: bool, m: &MountOp) -> Result<(), RootfsError> {
-    let fd = root.open_path(dest)?;
+/// Makes directory `name` in `dir` and returns an `O_PATH` fd to it.
+fn mkdir_open(dir: &OwnedFd, name: &str) -> std::io::Result<OwnedFd> {
+    match nix::sys::stat::mkdirat(dir, name, nix::sys::stat::Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let flags = nix::fcntl::OFlag::O_PATH
+        | nix::fcntl::OFlag::O_NOFOLLOW
+        | nix::fcntl::OFlag::O_DIRECTORY
+        | nix::fcntl::OFlag::O_CLOEXEC;
+    Ok(nix::fcntl::openat(
+        dir,
+        name,
+        flags,
+        nix::sys::stat::Mode::empty(),
+    )?)
+}
+
+/// Binds host dir `src` on `fd`, the mount point `dest` (container path), read-only
+/// if asked. The remount needs a fresh fd: `fd` points below the new mount.
+fn bind_ro(
+    root: &Root,
+    fd: OwnedFd,
+    dest: &Path,
+    src: &Path,
+    ro: bool,
+    m: &MountOp,
+) -> Result<(), RootfsError> {
     mount(Some(src), &sys::fd_path(&fd), NONE, MsFlags::MS_BIND, NONE)
         .map_err(apply_err(what(m), "bind cgroup"))?;
     if ro {
