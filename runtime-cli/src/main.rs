@@ -69,6 +69,7 @@ fn main() -> ExitCode {
     if let Some(code) = husk::helper::run_if_helper() {
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
+    guard::reexec_early();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
