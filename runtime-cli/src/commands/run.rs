@@ -24,10 +24,21 @@ pub struct Args {
 
 /// Whether the bundle's config asks for a terminal (a bad config is left for
 /// `create` to report).
+/// `process.terminal` of the bundle's config.json, read on its own (the create that
+/// follows loads and checks the whole config, and reports any error in it).
 fn wants_terminal(flags: &CreateFlags) -> bool {
-    husk::spec::load(&flags.bundle)
+    #[derive(serde::Deserialize)]
+    struct Config {
+        process: Option<Process>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Process {
+        terminal: Option<bool>,
+    }
+    std::fs::read(flags.bundle.join("config.json"))
         .ok()
-        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
+        .and_then(|text| serde_json::from_slice::<Config>(&text).ok())
+        .and_then(|c| c.process?.terminal)
         .unwrap_or(false)
 }
 

@@ -334,10 +334,12 @@ impl ContainerBuilder {
         };
         // The init's pid goes into the `creating` state before anything else
         // happens to it: a husk killed from now on leaves an init `delete` finds.
+        let init_start = std::cell::Cell::new(0u64);
         let record_pid = |pid: i32| -> Result<(), String> {
             let mut s = st.clone();
             s.pid = pid;
             s.init_start_time = state::start_time(pid).map_err(|e| e.to_string())?;
+            init_start.set(s.init_start_time);
             s.save(&self.root).map_err(|e| e.to_string())?;
             crate::fault::point("clone");
             Ok(())
@@ -355,7 +357,12 @@ impl ContainerBuilder {
         drop(idmap_sources);
         phase.done("clone init and wait until ready");
         crate::fault::point("created");
-        let saved = state::start_time(pid).and_then(|start| {
+        // The start time read for the `creating` state (the same process), or read now.
+        let start = match init_start.get() {
+            0 => state::start_time(pid),
+            t => Ok(t),
+        };
+        let saved = start.and_then(|start| {
             st.pid = pid;
             st.init_start_time = start;
             st.status = Status::Created;
