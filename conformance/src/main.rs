@@ -64,6 +64,20 @@ enum Cmd {
         #[arg(last = true, required = true)]
         command: Vec<std::ffi::OsString>,
     },
+    /// Run a command in a child forked from this small process and print the child's
+    /// peak RSS (ru_maxrss, KiB) on stdout; exits with its status. The bench measures
+    /// `create` through it: a child spawned by the bench itself would carry the bench's
+    /// own peak (a vfork child's exec records its parent's high-water mark).
+    #[command(hide = true)]
+    Maxrss {
+        /// Bind this empty file over the cgroup2 controller list first (crun on a
+        /// hybrid host, as the bench runs it).
+        #[arg(long)]
+        hide_cgroup2: Option<PathBuf>,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Benchmark the runtimes (interleaved), with the floor reference.
     Bench {
         /// NAME=PATH of a runtime (repeatable; column order).
@@ -208,6 +222,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 profile.name(),
                 command[0]
             ))
+        }
+        Cmd::Maxrss {
+            hide_cgroup2,
+            command,
+        } => {
+            let (code, kib) =
+                husk_conformance::runtime::run_measured(&command, hide_cgroup2.as_deref())?;
+            println!("{kib}");
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
         Cmd::List => {
             for s in husk_conformance::scenarios::all() {

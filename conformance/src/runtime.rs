@@ -110,6 +110,28 @@ impl Runtime {
         cmd
     }
 
+    /// `RUNTIME --root ROOT ARGS...` run through `launcher maxrss` (this crate's binary),
+    /// which prints the runtime process's own peak RSS (see [`run_measured`]).
+    pub fn measured_command<I, S>(&self, launcher: &Path, root: &Path, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(launcher);
+        cmd.arg("maxrss");
+        if let Some(src) = &self.hide_cgroup2 {
+            cmd.arg("--hide-cgroup2")
+                .arg(OsStr::from_bytes(src.as_bytes()));
+        }
+        cmd.arg("--")
+            .arg(&self.path)
+            .arg("--root")
+            .arg(root)
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
     /// Whether `RUNTIME SUB --help` succeeds (e.g. `exec`, which husk lacks).
     pub fn supports(&self, sub: &str) -> bool {
         let mut cmd = self.command(Path::new("/nonexistent-husk-root"), [sub, "--help"]);
@@ -171,4 +193,34 @@ pub fn is_static_elf(path: &Path) -> io::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// Runs `command` in a forked child (hiding the cgroup2 controller list first when
+/// `hide` names the empty file), waits, and returns its exit code and its peak RSS
+/// in KiB. Forked, never vforked, from a process that has done little: the child's
+/// peak then starts from this process's few resident pages, not from a caller's.
+pub fn run_measured(
+    command: &[std::ffi::OsString],
+    hide: Option<&Path>,
+) -> Result<(i32, u64), String> {
+    let (prog, args) = command.split_first().ok_or("no command")?;
+    let mut cmd = Command::new(prog);
+    // Our stdout carries the answer: a container init the command leaves behind must
+    // not hold it open.
+    cmd.args(args).stdout(Stdio::null());
+    let hide = match hide {
+        Some(p) => Some(CString::new(p.as_os_str().as_bytes()).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    // SAFETY: the closure only makes raw syscalls on a pre-built C string (no
+    // allocation) between fork and exec; a pre_exec also rules out vfork.
+    unsafe {
+        cmd.pre_exec(move || match &hide {
+            Some(src) => hide_cgroup2(src),
+            None => Ok(()),
+        });
+    }
+    let f = crate::proc::run(&mut cmd, Duration::from_secs(60))
+        .map_err(|e| format!("{}: {e}", prog.to_string_lossy()))?;
+    Ok((f.code().unwrap_or(1), f.usage.maxrss_kib))
 }

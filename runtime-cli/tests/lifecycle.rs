@@ -456,25 +456,3 @@ fn delete_force_kills_every_process_without_pid_namespace() {
     reap(&procs);
     b.assert_nothing_left(&id);
 }
-
-/// Polls /proc/PID/status until `sig` is in SigCgt (at most 10 s).
-#[track_caller]
-fn wait_for_caught(pid: i32, sig: i32) {
-    let start = std::time::Instant::now();
-    loop {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let caught = status
-            .lines()
-            .find_map(|l| l.strip_prefix("SigCgt:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0);
-        if caught & (1 << (sig - 1)) != 0 {
-            return;
-        }
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(10),
-            "pid {pid} never caught signal {sig}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-}

@@ -12,11 +12,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{alive, ctr_events, ctx, shim, Env};
+#[path = "../../runtime-cli/tests/common/signals.rs"]
+mod signals;
 use containerd_shim::api;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::MessageField;
 use containerd_shim::protos::ttrpc;
 use containerd_shim::protos::types::task::Status;
+use signals::wait_for_caught;
 
 /// The husk shim, by path.
 fn husk() -> Vec<&'static str> {
@@ -262,7 +265,8 @@ fn kill_reports_status_and_start_precedes_exit() {
             ],
         );
         assert!(env.wait_status("k1", "RUNNING"));
-        std::thread::sleep(Duration::from_millis(300));
+        // A TERM sent before the shell has run `trap` is dropped (pid 1, no handler).
+        wait_for_caught(env.task_pid("k1").expect("k1 pid"), libc::SIGTERM);
         let r = env.ctr(&["task", "kill", "k1"]);
         assert_eq!(r.code, 0, "{r:?}");
         assert!(env.wait_status("k1", "STOPPED"));

@@ -66,6 +66,35 @@ impl Ctx<'_> {
         Ok(f)
     }
 
+    /// The peak RSS of one `create` on its own (KiB), measured through this binary's
+    /// `maxrss` launcher and not timed; the container is deleted again.
+    fn create_rss(&mut self, bundle: &Path) -> Result<u64, String> {
+        let id = self.next_id();
+        let launcher = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let b = bundle.to_string_lossy().into_owned();
+        let mut cmd =
+            self.rt
+                .measured_command(&launcher, &self.root, ["create", "--bundle", &b, &id]);
+        let err = File::create(self.dir.join("stderr")).map_err(|e| e.to_string())?;
+        cmd.stdout(Stdio::piped()).stderr(Stdio::from(err));
+        let out = cmd.output().map_err(|e| format!("maxrss create: {e}"))?;
+        let kib = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u64>()
+            .ok();
+        let deleted = self.call(&["delete", "--force", &id]);
+        crate::proc::reap_orphans();
+        match (out.status.success(), kib) {
+            (true, Some(k)) => deleted.map(|_| k),
+            _ => Err(format!(
+                "`create` (measured): {}",
+                std::fs::read_to_string(self.dir.join("stderr"))
+                    .unwrap_or_default()
+                    .trim()
+            )),
+        }
+    }
+
     /// `create --pid-file` and a pidfd on the init.
     fn create(
         &mut self,
@@ -166,16 +195,19 @@ pub(super) const BENCHES: [(&str, &str, Kind); 7] = [
 ];
 
 pub(super) fn sample(ctx: &mut Ctx, kind: Kind, opts: &Options) -> Result<Sample, String> {
+    // Not timed: the peak RSS of one `create` on its own (lifecycle only).
+    let rss = match kind {
+        Kind::Lifecycle => ctx.create_rss(&ctx.b_true.clone())?,
+        _ => 0,
+    };
     let t0 = Instant::now();
     let mut u = Usage::default();
-    let mut rss = 0;
     let mut init_hwm = 0;
     match kind {
         Kind::Lifecycle => {
             let id = ctx.next_id();
             let b = ctx.b_true.clone();
-            let (f, pid, fd) = ctx.create(&b, &id, &mut u)?;
-            rss = f.usage.maxrss_kib;
+            let (_, pid, fd) = ctx.create(&b, &id, &mut u)?;
             // Created, not started: the init is blocked before its exec.
             init_hwm = proc::vm_hwm_kib(pid).unwrap_or(0);
             u.add(&ctx.call(&["start", &id])?.usage);

@@ -18,7 +18,7 @@
 //! the bundle's state root, `host` makes host dirs and mounts for bind-mount
 //! tests, `cleanup` removes and reaps everything a test made (and checks that
 //! nothing is left), `inspect` reads mountinfo, /proc and files, `exec` runs
-//! detached execs and checks what they joined.
+//! detached execs and checks what they joined, `signals` waits for a signal handler.
 #![allow(dead_code)]
 
 mod bundle;
@@ -28,6 +28,7 @@ mod container;
 mod exec;
 mod host;
 mod inspect;
+mod signals;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,7 +36,7 @@ use std::sync::{Mutex, Once};
 
 // Each test crate uses its own part of these, so some go unused in each.
 #[allow(unused_imports)]
-pub use {bundle::*, cleanup::*, command::*, exec::*, inspect::*};
+pub use {bundle::*, cleanup::*, command::*, exec::*, inspect::*, signals::*};
 
 /// The binary under test.
 pub const HUSK: &str = env!("CARGO_BIN_EXE_husk");
