@@ -32,6 +32,23 @@ pub enum Msg {
     SeccompFd,
 }
 
+/// ECONNRESET from a receive means the peer closed with messages of ours unread; the
+/// kernel reports it once, ahead of what the peer sent before closing (its last
+/// message, typically an error). So it is retried once: the next receive returns
+/// that message, or end-of-file.
+#[derive(Default)]
+struct Reset {
+    seen: bool,
+}
+
+impl Reset {
+    fn again(&mut self, e: nix::errno::Errno) -> bool {
+        let again = e == nix::errno::Errno::ECONNRESET && !self.seen;
+        self.seen |= again;
+        again
+    }
+}
+
 /// One end of the channel.
 #[derive(Debug)]
 pub struct Channel {
@@ -64,6 +81,7 @@ impl Channel {
     /// Receives one message; the peer closing its end gives `UnexpectedEof`.
     pub fn recv(&self) -> io::Result<Msg> {
         let mut buf = self.buffer()?;
+        let mut reset = Reset::default();
         loop {
             match recv(
                 std::os::fd::AsRawFd::as_raw_fd(&self.fd),
@@ -78,6 +96,7 @@ impl Channel {
                 }
                 Ok(n) => return serde_json::from_slice(&buf[..n]).map_err(io::Error::other),
                 Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) if reset.again(e) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -89,6 +108,7 @@ impl Channel {
     fn buffer(&self) -> io::Result<Vec<u8>> {
         const SMALL: usize = 4096;
         let mut buf = vec![0u8; SMALL];
+        let mut reset = Reset::default();
         let n = loop {
             match recv(
                 std::os::fd::AsRawFd::as_raw_fd(&self.fd),
@@ -96,6 +116,7 @@ impl Channel {
                 MsgFlags::MSG_PEEK,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) if reset.again(e) => continue,
                 r => break r?,
             }
         };
@@ -138,6 +159,7 @@ impl Channel {
         use std::os::fd::FromRawFd;
         let mut buf = self.buffer()?;
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut reset = Reset::default();
         loop {
             let mut iov = [std::io::IoSliceMut::new(&mut buf)];
             let r = recvmsg::<()>(
@@ -148,6 +170,7 @@ impl Channel {
             );
             let r = match r {
                 Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) if reset.again(e) => continue,
                 other => other?,
             };
             let mut fd = None;
@@ -200,6 +223,25 @@ mod tests {
         assert_eq!(b.recv_ready().unwrap().unwrap(), Msg::Placed);
         drop(a);
         assert_eq!(b.recv().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn the_last_message_of_a_peer_that_closed_with_unread_ones_arrives() {
+        let (a, b) = Channel::pair().unwrap();
+        b.send(&Msg::Continue).unwrap(); // never read by `a`
+        a.send(&Msg::Error(super::super::InitError::other("last words")))
+            .unwrap();
+        drop(a); // closes with unread data: `b` gets ECONNRESET first
+        assert_eq!(
+            b.recv().unwrap(),
+            Msg::Error(super::super::InitError::other("last words"))
+        );
+        assert_eq!(b.recv().unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        let (a, b) = Channel::pair().unwrap();
+        b.send(&Msg::Continue).unwrap();
+        a.send(&Msg::Ready).unwrap();
+        drop(a);
+        assert_eq!(b.recv_fd().unwrap().0, Msg::Ready);
     }
 
     #[test]
