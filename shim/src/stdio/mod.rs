@@ -25,9 +25,12 @@ use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 
-use crate::helper::{self, ChildStdio, ConsoleListener};
+use crate::helper::{self, ChildStdio};
 
+mod console;
 mod target;
+
+pub use console::ConsoleListener;
 pub use target::{parse_target, Target};
 
 /// The stdio paths of one process, as given by containerd.
