@@ -5,7 +5,7 @@ CARGO      ?= cargo
 PROFILE    ?= release
 HUSK       := target/$(PROFILE)/husk
 DEMO       := target/demo
-APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc containerd qemu-system-x86 cpio kmod xz-utils criu uidmap protobuf-compiler
+APT_PKGS   := busybox-static libseccomp-dev pkg-config runc crun iproute2 gcc strace containerd qemu-system-x86 cpio kmod xz-utils criu uidmap protobuf-compiler
 # The LSM guests (conformance/vm/test-lsm.sh) use the host's AppArmor and SELinux tools.
 APT_PKGS   += apparmor apparmor-utils selinux-policy-default policycoreutils selinux-utils jq
 # make install-test: the man pages, bash completion and the RuntimeClass example.
@@ -15,7 +15,7 @@ APT_PKGS   += python3-yaml man-db bash-completion
 E2E_PKGS   := containernetworking-plugins docker.io podman
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps deps-e2e build shim demo test test-unit test-oldkernels test-integration conformance e2e bench stress clean fmt lint
+.PHONY: all deps deps-e2e build launcher shim demo test test-unit test-oldkernels test-integration conformance e2e bench stress clean fmt lint
 
 all: build
 
@@ -53,11 +53,24 @@ CLI_RUSTFLAGS  := $(STATIC_RUSTFLAGS) -C link-arg=-Wl,--symbol-ordering-file=$(O
 CLI_ENV        := RUSTFLAGS="$(CLI_RUSTFLAGS)" LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/$$(gcc -dumpmachine)
 
 # Everything in release mode, then the husk CLI again, static, over target/release/husk
-# (docs/benchmarks.md: the peak RSS of `create` and of the container init).
+# (docs/benchmarks.md: the peak RSS of `create` and of the container init), and the
+# launcher.
 build: deps
 	$(CARGO) build --release --workspace
 	$(CLI_ENV) $(CARGO) build --release --target $(HOST_TRIPLE) -p husk-cli
 	install -s -m 0755 target/$(HOST_TRIPLE)/release/husk target/release/husk
+	$(MAKE) --no-print-directory launcher
+
+# The `husk` command as installed on x86_64 (runtime-cli/launcher): a few KiB without
+# libc that exec the CLI's immutable CVE-2019-5736 copy when there is one, else the CLI
+# at ../libexec/husk/husk, so a command starts the CLI once instead of twice. A cargo
+# workspace of its own (panic=abort in every profile). Elsewhere the CLI is bin/husk.
+LAUNCHER_DIR := runtime-cli/launcher
+LAUNCHER     ?= $(if $(filter x86_64-%,$(HOST_TRIPLE)),target/launcher/release/husk-launcher)
+launcher:
+ifneq ($(LAUNCHER),)
+	cd $(LAUNCHER_DIR) && $(CARGO) build --release --target-dir $(abspath target/launcher)
+endif
 
 # The shim as installed: size-optimised and static.
 shim: deps
@@ -79,9 +92,10 @@ demo: build
 
 # Every test: unit tests (pure logic) and the root-only integration suites, then the
 # library's docs (no warnings) and `cargo package -p husk` (the crate as published builds).
-test: deps deps-e2e
+test: deps deps-e2e launcher
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace -- --test-threads=4
+	cd $(LAUNCHER_DIR) && $(CARGO) test --release --target-dir $(abspath target/launcher)
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p husk --no-deps
 	$(CARGO) package -p husk --allow-dirty
 	$(MAKE) --no-print-directory test-oldkernels
@@ -132,9 +146,12 @@ conformance: deps deps-e2e build
 	$(E2E) --runtimes "husk runc" --husk $(HUSK) --shim target/$(PROFILE)/containerd-shim-husk-v2 --markdown target/e2e.md
 
 # Benchmarks of husk, runc and crun in one interleaved run; writes docs/benchmarks.md.
+# husk as `make install` lays it out (the launcher, the CLI in libexec), in target/bench-prefix.
 # Then the shim against containerd's runc shim (memory, ctr run latency): docs/shim-benchmarks.md.
+BENCH_PREFIX := $(abspath target/bench-prefix)
 bench: deps build shim
-	$(CONFORMANCE) bench $(RUNTIME_FLAGS) --write-docs docs/benchmarks.md
+	$(MAKE) --no-print-directory install-bin PREFIX=$(BENCH_PREFIX)
+	$(CONFORMANCE) bench --runtime husk=$(BENCH_PREFIX)/bin/husk --runtime runc=/usr/sbin/runc --runtime crun=/usr/bin/crun --write-docs docs/benchmarks.md
 	SHIM_BENCH_MD=docs/shim-benchmarks.md HUSK_CLI=$(abspath $(HUSK)) bash shim/bench/run.sh $(abspath $(SHIM)) 10 30
 
 # Reliability under load (issue 14), husk and runc side by side: 2000 lifecycle and
@@ -154,10 +171,13 @@ stress: deps build
 
 fmt:
 	$(CARGO) fmt --all
+	cd $(LAUNCHER_DIR) && $(CARGO) fmt
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd $(LAUNCHER_DIR) && $(CARGO) fmt -- --check && $(CARGO) clippy --target-dir $(abspath target/launcher) -- -D warnings && \
+		$(CARGO) clippy --lib --tests --target-dir $(abspath target/launcher) -- -D warnings
 
 clean:
 	$(CARGO) clean
@@ -168,10 +188,12 @@ clean:
 # completions generated from the CLI's own definition, docs and operator examples.
 # Nothing under /etc is written: configuring docker, podman or containerd stays the
 # operator's choice (docs/examples show how).
-.PHONY: install install-files uninstall man deb deb-package deb-deps deb-test install-test docs docs-deps
+.PHONY: install install-files install-bin uninstall man deb deb-package deb-deps deb-test install-test docs docs-deps
 
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
+# With the launcher, the CLI itself: where the launcher looks, next to BINDIR.
+CLIDIR      := $(patsubst %/,%,$(dir $(BINDIR)))/libexec/husk
 DATADIR     ?= $(PREFIX)/share
 MANDIR      ?= $(DATADIR)/man
 DOCDIR      ?= $(DATADIR)/doc/husk
@@ -186,14 +208,26 @@ EXAMPLES    := daemon.json containers.conf config.toml runtimeclass.yaml
 install: build shim
 	@$(MAKE) --no-print-directory install-files
 
-# Installs already-built binaries (HUSK=..., SHIM=... to pick others); re-running it
-# overwrites the same files, so it is idempotent.
-install-files:
+# The husk command: the launcher as BINDIR/husk and the CLI in CLIDIR (where the
+# launcher looks), or, without a launcher, the CLI as BINDIR/husk.
+install-bin:
 	@test -x $(HUSK) || { echo "$(HUSK) is missing: make build"; exit 1; }
+	install -d $(DESTDIR)$(BINDIR)
+ifneq ($(LAUNCHER),)
+	@test -x $(LAUNCHER) || { echo "$(LAUNCHER) is missing: make launcher"; exit 1; }
+	install -d $(DESTDIR)$(CLIDIR)
+	install -m 0755 $(HUSK) $(DESTDIR)$(CLIDIR)/husk
+	install -m 0755 $(LAUNCHER) $(DESTDIR)$(BINDIR)/husk
+else
+	install -m 0755 $(HUSK) $(DESTDIR)$(BINDIR)/husk
+endif
+
+# Installs already-built binaries (HUSK=..., SHIM=..., LAUNCHER=... to pick others);
+# re-running it overwrites the same files, so it is idempotent.
+install-files: install-bin
 	@test -x $(SHIM) || { echo "$(SHIM) is missing: make shim"; exit 1; }
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
 		$(DESTDIR)$(FISHCOMPDIR) $(DESTDIR)$(DOCDIR)/examples
-	install -m 0755 $(HUSK) $(DESTDIR)$(BINDIR)/husk
 	install -m 0755 $(SHIM) $(DESTDIR)$(BINDIR)/containerd-shim-husk-v2
 	rm -rf $(MANBUILD) && $(HUSK) completion --man $(MANBUILD) >/dev/null
 	rm -f $(DESTDIR)$(MANDIR)/man8/husk.8 $(DESTDIR)$(MANDIR)/man8/husk-*.8
@@ -207,7 +241,8 @@ install-files:
 		chmod 0644 $(DESTDIR)$(DOCDIR)/examples/$$f; done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/husk $(DESTDIR)$(BINDIR)/containerd-shim-husk-v2
+	rm -f $(DESTDIR)$(BINDIR)/husk $(DESTDIR)$(BINDIR)/containerd-shim-husk-v2 $(DESTDIR)$(CLIDIR)/husk
+	-rmdir $(DESTDIR)$(CLIDIR) 2>/dev/null
 	rm -f $(DESTDIR)$(MANDIR)/man8/husk.8 $(DESTDIR)$(MANDIR)/man8/husk-*.8 $(DESTDIR)$(MANDIR)/man8/containerd-shim-husk-v2.8
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/husk $(DESTDIR)$(ZSHCOMPDIR)/_husk $(DESTDIR)$(FISHCOMPDIR)/husk.fish
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS_SHIPPED)) $(addprefix examples/,$(EXAMPLES)))
@@ -232,8 +267,8 @@ LINTIAN     ?= lintian
 # The install tests (in `make test`): a DESTDIR install of the debug binaries (file
 # list, man pages, completions, idempotence, uninstall), the book's commands against
 # the CLI, and the operator examples used by real containerd, dockerd and podman.
-install-test:
-	bash packaging/test-install.sh target/debug/husk target/debug/containerd-shim-husk-v2
+install-test: launcher
+	bash packaging/test-install.sh target/debug/husk target/debug/containerd-shim-husk-v2 $(LAUNCHER)
 	python3 packaging/check-guide.py target/debug/husk
 	bash packaging/test-examples.sh target/debug/husk target/debug/containerd-shim-husk-v2
 
@@ -259,11 +294,12 @@ deb-package:
 	gzip -9n $(DEB_STAGE)/usr/share/man/man8/*.8
 	install -m 0644 packaging/debian/copyright $(DEB_STAGE)/usr/share/doc/husk/copyright
 	gzip -9n < packaging/debian/changelog > $(DEB_STAGE)/usr/share/doc/husk/changelog.gz
-	# Both binaries of `make build`/`make shim` are static (no Depends); a dynamic
-	# husk (HUSK=...) gets its shared libraries' packages.
+	# Every binary of `make build`/`make shim` is static (no Depends); a dynamic
+	# husk CLI (HUSK=...) gets its shared libraries' packages.
 	cd target/deb && mkdir -p debian && printf 'Source: husk\n\nPackage: husk\nArchitecture: any\n' > debian/control && \
-		if readelf -lW stage/usr/bin/husk | grep -q 'INTERP'; then \
-			dpkg-shlibdeps -O -e stage/usr/bin/husk 2>/dev/null | sed -n 's/^shlibs:Depends=//p' > depends; \
+		cli=stage/usr/libexec/husk/husk; [ -e $$cli ] || cli=stage/usr/bin/husk; \
+		if readelf -lW $$cli | grep -q 'INTERP'; then \
+			dpkg-shlibdeps -O -e $$cli 2>/dev/null | sed -n 's/^shlibs:Depends=//p' > depends; \
 			test -s depends || { echo "dpkg-shlibdeps found no dependencies"; exit 1; }; \
 		else : > depends; fi
 	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' \

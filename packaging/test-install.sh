@@ -7,17 +7,19 @@
 #   - the bash completion loads and completes subcommands and flags,
 #   - the examples parse (JSON, TOML, YAML) and name the installed binaries,
 #   - a second install changes nothing (idempotent), and uninstall leaves no file.
-# Usage: packaging/test-install.sh HUSK SHIM
+#   - with a launcher: bin/husk is the launcher and runs the CLI in libexec/husk,
+# Usage: packaging/test-install.sh HUSK SHIM [LAUNCHER]
 set -euo pipefail
-HUSK=$(realpath "${1:?usage: $0 HUSK SHIM}")
-SHIM=$(realpath "${2:?usage: $0 HUSK SHIM}")
+HUSK=$(realpath "${1:?usage: $0 HUSK SHIM [LAUNCHER]}")
+SHIM=$(realpath "${2:?usage: $0 HUSK SHIM [LAUNCHER]}")
+LAUNCHER=${3:+$(realpath "$3")}
 cd "$(dirname "$0")/.."
 S=$(mktemp -d /tmp/husk-install-test.XXXXXX)
 trap 'rm -rf "$S"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 PREFIX=/usr
 D=$S/dest
-inst() { make --no-print-directory -s install-files DESTDIR="$D" PREFIX=$PREFIX HUSK="$HUSK" SHIM="$SHIM" MANBUILD="$S/man" >/dev/null; }
+inst() { make --no-print-directory -s install-files DESTDIR="$D" PREFIX=$PREFIX HUSK="$HUSK" SHIM="$SHIM" LAUNCHER="$LAUNCHER" MANBUILD="$S/man" >/dev/null; }
 
 inst
 # Expected files: computed from the CLI itself, so a new subcommand needs no edit here.
@@ -26,6 +28,7 @@ subs=$("$HUSK" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR>1 && NF {print $1}
 {
   echo usr/bin/containerd-shim-husk-v2
   echo usr/bin/husk
+  [ -z "$LAUNCHER" ] || echo usr/libexec/husk/husk
   echo usr/share/man/man8/husk.8
   echo usr/share/man/man8/containerd-shim-husk-v2.8
   for s in $subs; do echo "usr/share/man/man8/husk-$s.8"; done
@@ -43,8 +46,16 @@ diff -u "$S/want" "$S/got" || fail "installed file list differs from the expecte
 echo "ok: file list ($(wc -l < "$S/got") files)"
 
 # Modes: binaries 0755, everything else 0644.
-bad=$(cd "$D" && find . -type f ! -path './usr/bin/*' ! -perm 0644; find "$D/usr/bin" -type f ! -perm 0755)
+bad=$(cd "$D" && find . -type f ! -path './usr/bin/*' ! -path './usr/libexec/*' ! -perm 0644; find "$D/usr/bin" "$D/usr/libexec" -type f ! -perm 0755 2>/dev/null)
 [ -z "$bad" ] || fail "wrong modes: $bad"
+
+# The installed command runs the installed CLI (through the launcher, if any).
+[ "$("$D/usr/bin/husk" --version)" = "$("$HUSK" --version)" ] || fail "the installed husk --version differs from the CLI's"
+if [ -n "$LAUNCHER" ]; then
+  cmp -s "$LAUNCHER" "$D/usr/bin/husk" || fail "usr/bin/husk is not the launcher"
+  cmp -s "$HUSK" "$D/usr/libexec/husk/husk" || fail "usr/libexec/husk/husk is not the CLI"
+  echo "ok: usr/bin/husk is the launcher and runs usr/libexec/husk/husk"
+fi
 
 # Man pages: render cleanly; each documents every long flag its --help shows.
 for p in "$D"/usr/share/man/man8/*.8; do

@@ -8,12 +8,22 @@ use super::RtInfo;
 use crate::runtime::Runtime;
 
 pub(super) fn rt_info(rt: &Runtime) -> RtInfo {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    // husk as installed: bin/husk is the launcher, the CLI is libexec/husk/husk.
+    let cli = rt
+        .path
+        .parent()
+        .and_then(Path::parent)
+        .map(|prefix| prefix.join("libexec/husk/husk"))
+        .filter(|c| c.is_file());
+    let binary = cli.as_deref().unwrap_or(&rt.path);
     RtInfo {
         name: rt.name.clone(),
         path: rt.path.clone(),
         version: rt.version.clone(),
-        size: std::fs::metadata(&rt.path).map(|m| m.len()).unwrap_or(0),
-        is_static: crate::runtime::is_static_elf(&rt.path).ok(),
+        size: size(binary),
+        is_static: crate::runtime::is_static_elf(binary).ok(),
+        launcher: cli.is_some().then(|| size(&rt.path)),
     }
 }
 

@@ -171,7 +171,14 @@ impl Results {
                 Some(false) => "dynamic",
                 None => "?",
             };
-            format!("{:.2} MiB ({kind})", r.size as f64 / (1024.0 * 1024.0))
+            let launcher = r
+                .launcher
+                .map(|l| format!(" + {:.1} KiB launcher", l as f64 / 1024.0))
+                .unwrap_or_default();
+            format!(
+                "{:.2} MiB ({kind}){launcher}",
+                r.size as f64 / (1024.0 * 1024.0)
+            )
         }));
         g.push(line);
         s.push_str(&render_table(&g));

@@ -107,6 +107,8 @@ pub struct RtInfo {
     pub size: u64,
     /// Statically linked.
     pub is_static: Option<bool>,
+    /// The size of husk's launcher when `path` is one (`size` is then the CLI's).
+    pub launcher: Option<u64>,
 }
 
 /// Everything a bench run measured.
