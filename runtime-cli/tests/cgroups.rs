@@ -254,3 +254,46 @@ fn sub_cgroups_the_container_made_are_removed() {
         b.assert_nothing_left(&id);
     }
 }
+
+/// `linux.cgroupsPath` naming cgroups that exist before `create` (a pod's, a parent
+/// made by someone else): the container runs in them, and `delete` removes only what
+/// `create` made — the new leaf below an existing parent, never an existing leaf.
+#[test]
+fn cgroups_that_existed_before_create_are_kept() {
+    let mut b = Bundle::new("cg-pre");
+    let parent = format!("husk-it-pre-{}", b.name);
+    let dirs = |rel: &str| -> Vec<PathBuf> {
+        ["pids", "memory"]
+            .iter()
+            .map(|c| PathBuf::from("/sys/fs/cgroup").join(c).join(rel))
+            .collect()
+    };
+    for d in dirs(&parent) {
+        std::fs::create_dir(&d).unwrap();
+    }
+    // Removes the parent however the test ends.
+    struct Rmdir(Vec<PathBuf>);
+    impl Drop for Rmdir {
+        fn drop(&mut self) {
+            for d in &self.0 {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    }
+    let _rm = Rmdir(dirs(&parent));
+    for (rel, leaf_kept) in [(parent.clone(), true), (format!("{parent}/leaf"), false)] {
+        b.config["linux"]["cgroupsPath"] = json!(format!("/{rel}"));
+        let (id, pid) = b.run_detached(&["sleep", "30"]);
+        assert_eq!(
+            cg_dir(pid, "pids"),
+            PathBuf::from("/sys/fs/cgroup/pids").join(&rel)
+        );
+        b.husk(&["delete", "--force", &id]).ok();
+        for d in dirs(&rel) {
+            assert_eq!(d.exists(), leaf_kept, "{} after delete", d.display());
+        }
+        for d in dirs(&parent) {
+            assert!(d.exists(), "the existing {} was removed", d.display());
+        }
+    }
+}

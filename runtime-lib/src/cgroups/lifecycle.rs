@@ -76,14 +76,23 @@ impl CgroupHandle {
             let Ok(rel) = d.path.strip_prefix(&d.mount_point) else {
                 continue;
             };
+            if rel.as_os_str().is_empty() {
+                pre = true;
+                continue;
+            }
             let mut current = d.mount_point.clone();
             for comp in rel.components() {
                 current.push(comp);
-                if !current.exists() && !missing.contains(&current) {
+                // One stat per directory (they are on kernfs: a lookup each).
+                if missing.contains(&current) {
+                    continue;
+                }
+                if !current.exists() {
                     missing.push(current.clone());
+                } else if current == d.path {
+                    pre = true;
                 }
             }
-            pre |= d.path.exists();
         }
         h.created_dirs().extend(missing);
         h.preexisting.store(pre, Ordering::Relaxed);
@@ -92,10 +101,12 @@ impl CgroupHandle {
 
     fn create_all(&self, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
         for d in &self.dirs {
-            if d.path.exists() {
+            let before = made.len();
+            create_one(d, made)?;
+            // No stat first: a leaf `create_one` did not make was there already.
+            if !made[before..].contains(&d.path) {
                 self.preexisting.store(true, Ordering::Relaxed);
             }
-            create_one(d, made)?;
         }
         Ok(())
     }
