@@ -31,6 +31,13 @@ fn mask(set: &Option<Capabilities>) -> u64 {
         .fold(0, |m, c| m | c.bitmask())
 }
 
+/// The capabilities this kernel knows (a PR_CAPBSET_READ probe each), once per
+/// process: the bounding drop and the set changes both need them.
+fn supported() -> &'static CapsHashSet {
+    static SUPPORTED: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
+    SUPPORTED.get_or_init(::caps::runtime::thread_all_supported)
+}
+
 fn to_set(m: u64, supported: &CapsHashSet) -> CapsHashSet {
     supported
         .iter()
@@ -56,7 +63,7 @@ impl CapPlan {
 
     /// Drops what is not in the bounding set (needs CAP_SETPCAP: do it before the user switch).
     pub fn apply_bounding(&self) -> Result<(), SecurityError> {
-        for c in ::caps::runtime::thread_all_supported() {
+        for &c in supported() {
             if self.bounding & c.bitmask() == 0 {
                 ::caps::drop(None, CapSet::Bounding, c)
                     .map_err(|e| err("process.capabilities.bounding", e))?;
@@ -68,18 +75,18 @@ impl CapPlan {
     /// Sets effective, permitted, inheritable and ambient (after the user switch).
     /// Capabilities the kernel does not know are ignored, as runc does.
     pub fn apply_sets(&self) -> Result<(), SecurityError> {
-        let supported = ::caps::runtime::thread_all_supported();
+        let supported = supported();
         // The kernel wants effective within permitted at every step: lower effective
         // first (permitted is still full), then inheritable, then permitted.
-        ::caps::set(None, CapSet::Effective, &to_set(self.effective, &supported))
+        ::caps::set(None, CapSet::Effective, &to_set(self.effective, supported))
             .map_err(|e| err("process.capabilities.effective", e))?;
         ::caps::set(
             None,
             CapSet::Inheritable,
-            &to_set(self.inheritable, &supported),
+            &to_set(self.inheritable, supported),
         )
         .map_err(|e| err("process.capabilities.inheritable", e))?;
-        ::caps::set(None, CapSet::Permitted, &to_set(self.permitted, &supported))
+        ::caps::set(None, CapSet::Permitted, &to_set(self.permitted, supported))
             .map_err(|e| err("process.capabilities.permitted", e))?;
         if ::caps::runtime::ambient_set_supported().is_ok() {
             // Ambient needs each cap to be permitted and inheritable.
@@ -88,7 +95,7 @@ impl CapPlan {
             // would probe every cap again and lower each one by one (~80 prctls).
             ::caps::clear(None, CapSet::Ambient)
                 .map_err(|e| err("process.capabilities.ambient", e))?;
-            for c in to_set(amb, &supported) {
+            for c in to_set(amb, supported) {
                 ::caps::raise(None, CapSet::Ambient, c)
                     .map_err(|e| err("process.capabilities.ambient", e))?;
             }
