@@ -244,19 +244,30 @@ fn measure_floor(
     let b = Bundle::create(&dir, rootfs).map_err(|e| e.to_string())?;
     let _ = ctxs;
     let mut fl = crate::floor::Floor::new(&b.rootfs()).map_err(|e| e.to_string())?;
-    let labels = [
-        "clone (pid, net, ipc, uts, mnt) + pivot_root + mount /proc + exec /bin/true + wait",
-        "the same + a cgroup in every hierarchy, joined and removed",
+    use crate::floor::Kind;
+    let kinds = [
+        (
+            Kind::Bare,
+            "clone (pid, net, ipc, uts, mnt) + pivot_root + mount /proc + exec /bin/true + wait",
+        ),
+        (
+            Kind::Cgroups,
+            "the same + a cgroup in every hierarchy, joined and removed",
+        ),
+        (
+            Kind::Config,
+            "the same + the rest of the config's kernel work (mounts, devices, masked and read-only paths, read-only root, lo, hostname, capabilities, rlimit, no_new_privs, device rules)",
+        ),
     ];
     let mut out: Vec<(&'static str, Series)> =
-        labels.iter().map(|l| (*l, Series::default())).collect();
+        kinds.iter().map(|(_, l)| (*l, Series::default())).collect();
     for it in 0..opts.warmup + opts.iterations {
-        for k in 0..2 {
-            let i = (k + it) % 2;
+        for k in 0..kinds.len() {
+            let i = (k + it) % kinds.len();
             if out[i].1.error.is_some() {
                 continue;
             }
-            match fl.once(i == 1) {
+            match fl.once(kinds[i].0) {
                 Ok((wall, u)) if it >= opts.warmup => out[i].1.samples.push(Sample {
                     wall,
                     cpu: u.cpu(),
@@ -269,7 +280,8 @@ fn measure_floor(
         }
     }
     if opts.progress {
-        eprintln!("floor: {} / {}", wall_cell(&out[0].1), wall_cell(&out[1].1));
+        let cells: Vec<String> = out.iter().map(|(_, s)| wall_cell(s)).collect();
+        eprintln!("floor: {}", cells.join(" / "));
     }
     let _ = crate::cleanup::remove_tree(&dir);
     Ok(out)

@@ -8,6 +8,12 @@
 //! No runtime can be faster than this on the same machine; the gap is the
 //! runtime's own cost (process start-up, config parsing, state files,
 //! synchronisation, the extra mounts and security settings).
+//!
+//! The third kind of sample ([`Kind::Config`], `config.rs`) does the rest of the
+//! bench config's kernel work too, so that the gap to it is the runtime's own cost
+//! alone.
+
+mod config;
 
 use std::ffi::CString;
 use std::io;
@@ -42,6 +48,17 @@ pub fn hierarchies() -> Vec<PathBuf> {
     out
 }
 
+/// What a floor sample does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// clone, pivot_root, /proc, exec.
+    Bare,
+    /// The same in a new cgroup in every hierarchy.
+    Cgroups,
+    /// The same plus the rest of the bench config's kernel work (`config.rs`).
+    Config,
+}
+
 /// Reusable state for floor samples.
 pub struct Floor {
     rootfs: CString,
@@ -63,12 +80,12 @@ impl Floor {
     }
 
     /// One sample: wall time and CPU (ours + the child's).
-    pub fn once(&mut self, with_cgroup: bool) -> io::Result<(Duration, Usage)> {
+    pub fn once(&mut self, kind: Kind) -> io::Result<(Duration, Usage)> {
         self.seq += 1;
         let before = Usage::current_self();
         let t0 = Instant::now();
         let mut made: Vec<PathBuf> = Vec::new();
-        let result = self.spawn_and_wait(with_cgroup, &mut made);
+        let result = self.spawn_and_wait(kind, &mut made);
         for d in made.iter().rev() {
             let mut tries = 0;
             while std::fs::remove_dir(d).is_err() && tries < 100 {
@@ -85,9 +102,9 @@ impl Floor {
         Ok((wall, usage))
     }
 
-    fn spawn_and_wait(&mut self, with_cgroup: bool, made: &mut Vec<PathBuf>) -> io::Result<Usage> {
+    fn spawn_and_wait(&mut self, kind: Kind, made: &mut Vec<PathBuf>) -> io::Result<Usage> {
         let mut procs: Vec<CString> = Vec::new();
-        if with_cgroup {
+        if kind != Kind::Bare {
             let name = format!("husk-floor-{}-{}", std::process::id(), self.seq);
             for h in &self.hierarchies {
                 let d = h.join(&name);
@@ -99,19 +116,29 @@ impl Floor {
                         std::fs::write(d.join(f), v.trim())?;
                     }
                 }
+                if kind == Kind::Config && h.ends_with("devices") {
+                    config::device_rules(&d)?;
+                }
                 procs.push(
                     CString::new(d.join("cgroup.procs").as_os_str().as_bytes())
                         .map_err(io::Error::other)?,
                 );
             }
         }
+        let work = match kind {
+            Kind::Config => Some(config::Work::new(&self.rootfs, made)?),
+            _ => None,
+        };
         let rootfs = self.rootfs.clone();
         let flags = CloneFlags::CLONE_NEWPID
             | CloneFlags::CLONE_NEWNET
             | CloneFlags::CLONE_NEWIPC
             | CloneFlags::CLONE_NEWUTS
             | CloneFlags::CLONE_NEWNS;
-        let cb = Box::new(move || child(&rootfs, &procs));
+        let cb = Box::new(move || match &work {
+            Some(w) => config::child(&rootfs, &procs, w),
+            None => child(&rootfs, &procs),
+        });
         // SAFETY: the child only makes raw syscalls on pre-built strings and
         // then execs or exits; the harness is single-threaded here.
         let pid = unsafe { nix::sched::clone(cb, &mut self.stack, flags, Some(libc::SIGCHLD)) }
@@ -136,6 +163,7 @@ fn step_name(s: &Status) -> &'static str {
         Status::Exited(124) => "pivot_root",
         Status::Exited(125) => "mount /proc",
         Status::Exited(127) => "exec /bin/true",
+        Status::Exited(c) => config::step_name(*c),
         _ => "?",
     }
 }
