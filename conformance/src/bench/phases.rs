@@ -1,8 +1,8 @@
 //! "Where the time goes": one husk `run /bin/true` split into the phases husk's
 //! `--debug` log times (`create ID: PHASE: DURATION` from the library's create,
 //! `run ID: PHASE: DURATION` from the CLI), medians over the iterations, and the
-//! rest of the wall time (process start-up, the CVE-2019-5736 guard's re-exec,
-//! argument parsing, exit), which no phase covers.
+//! rest of the wall time (process start-up: husk's launcher and the CLI from its
+//! CVE-2019-5736 copy; argument parsing, exit), which no phase covers.
 
 use std::time::Duration;
 

@@ -239,7 +239,7 @@ impl Results {
             g.push(vec![p.clone(), fmt_dur(*d)]);
         }
         g.push(vec![
-            "rest: process start-up, the CVE-2019-5736 guard's re-exec, argument parsing, exit (wall − phases)".into(),
+            "rest: process start-up (the launcher, then the CLI from its guarded copy), argument parsing, exit (wall − phases)".into(),
             fmt_dur(total.saturating_sub(sum)),
         ]);
         g.push(vec![
