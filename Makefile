@@ -294,6 +294,7 @@ deb-package:
 	gzip -9n $(DEB_STAGE)/usr/share/man/man8/*.8
 	install -m 0644 packaging/debian/copyright $(DEB_STAGE)/usr/share/doc/husk/copyright
 	gzip -9n < packaging/debian/changelog > $(DEB_STAGE)/usr/share/doc/husk/changelog.gz
+	install -D -m 0644 packaging/debian/lintian-overrides $(DEB_STAGE)/usr/share/lintian/overrides/husk
 	# Every binary of `make build`/`make shim` is static (no Depends); a dynamic
 	# husk CLI (HUSK=...) gets its shared libraries' packages.
 	cd target/deb && mkdir -p debian && printf 'Source: husk\n\nPackage: husk\nArchitecture: any\n' > debian/control && \
