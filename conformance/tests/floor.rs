@@ -6,14 +6,12 @@
 
 use husk_conformance::bundle::{Bundle, Rootfs};
 use husk_conformance::floor::{hierarchies, Floor, Kind};
-use husk_conformance::scenario::under_ci;
+
+mod common;
 
 #[test]
 fn every_floor_kind_runs_and_leaves_nothing() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(!under_ci(), "CI=true: the floor needs root");
-        eprintln!("skipped: the floor needs root");
+    if !common::root_or_skip("the floor") {
         return;
     }
     let work = std::path::PathBuf::from(format!("/var/tmp/husk-floor-test-{}", std::process::id()));

@@ -24,10 +24,7 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 #[test]
 fn husk_passes_the_scenarios() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(!under_ci(), "CI=true: the conformance scenarios need root");
-        eprintln!("skipped: the conformance scenarios need root");
+    if !common::root_or_skip("the conformance scenarios") {
         return;
     }
     let bin = husk_bin().expect("husk binary");

@@ -5,17 +5,13 @@
 //! runs the full counts, side by side with runc. Needs root; without it the
 //! test passes with a note, except under CI (`CI=true`), where it fails.
 
-use husk_conformance::scenario::under_ci;
 use husk_conformance::{stress, Runtime};
 
 mod common;
 
 #[test]
 fn husk_survives_the_stress_subset() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(!under_ci(), "CI=true: the stress subset needs root");
-        eprintln!("skipped: the stress subset needs root");
+    if !common::root_or_skip("the stress subset") {
         return;
     }
     let bin = common::husk_bin().expect("husk binary");

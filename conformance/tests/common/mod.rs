@@ -1,9 +1,13 @@
-//! What the conformance test crates share: the husk binary under test.
+//! What the conformance test crates share: the husk binary under test, and the
+//! check that a test runs as root (or is skipped, but never under CI).
 //!
 //! The husk binary is `$HUSK_BIN` (a relative path is taken from the
 //! workspace root), or else `target/<profile>/husk` of this workspace (same
 //! profile and target dir as the test), which is built first with
 //! `cargo build -p husk-cli` (a no-op when it is up to date).
+
+// Each test crate uses its own part of these.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,4 +61,19 @@ pub fn husk_bin() -> Result<PathBuf, String> {
         return Err(format!("cargo build -p husk-cli: {st}"));
     }
     Ok(profile_dir.join("husk"))
+}
+
+/// Whether the test may go on: as root, yes; else it is skipped with a note, except
+/// under CI (`CI=true`), where a skip would count as a pass, so it fails.
+pub fn root_or_skip(what: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        !husk_conformance::scenario::under_ci(),
+        "CI=true: {what} needs root"
+    );
+    eprintln!("skipped: {what} needs root");
+    false
 }
