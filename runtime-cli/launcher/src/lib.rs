@@ -77,7 +77,9 @@ impl Default for PathBuf {
 
 /// The CLI for a launcher at `exe` (its /proc/self/exe, so absolute and free of
 /// symlinks): two components up, then [`CLI_FROM_PREFIX`]. None when `exe` has no
-/// such prefix.
+/// such prefix. A CLI that is itself a symlink hashes differently from the path its
+/// guard uses: the launcher then finds no copy and runs the CLI, which re-executes
+/// from the copy as always (slower, never less safe).
 pub fn cli_path(exe: &[u8]) -> Option<PathBuf> {
     let parent = |p: &[u8]| p.iter().rposition(|&b| b == b'/');
     let dir = parent(exe)?;
