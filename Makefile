@@ -152,7 +152,7 @@ BENCH_PREFIX := $(abspath target/bench-prefix)
 bench: deps build shim
 	$(MAKE) --no-print-directory install-bin PREFIX=$(BENCH_PREFIX)
 	$(CONFORMANCE) bench --runtime husk=$(BENCH_PREFIX)/bin/husk --runtime runc=/usr/sbin/runc --runtime crun=/usr/bin/crun --write-docs docs/benchmarks.md
-	SHIM_BENCH_MD=docs/shim-benchmarks.md HUSK_CLI=$(abspath $(HUSK)) bash shim/bench/run.sh $(abspath $(SHIM)) 10 30
+	SHIM_BENCH_MD=docs/shim-benchmarks.md HUSK_CLI=$(BENCH_PREFIX)/bin/husk bash shim/bench/run.sh $(abspath $(SHIM)) 10 30
 
 # Reliability under load (issue 14), husk and runc side by side: 2000 lifecycle and
 # 2000 create/delete --force cycles with leak counts, 100 parallel creates, 50
