@@ -293,3 +293,73 @@ fn a_held_lock_gives_a_clear_error_in_bounded_time() {
     let _ = child.wait();
     assert_recovers(&b, &id, "lock holder killed", 0);
 }
+
+/// Killed after making its cgroups but before a state write said which it made
+/// (the `creating` state holds only a plan): `delete --force` removes the
+/// directories it made and keeps a cgroup that existed before with someone
+/// else's process in it, and that process.
+#[test]
+fn create_killed_before_recording_its_cgroups_keeps_others() {
+    let mut b = Bundle::new("fault-cgpre");
+    b.set_args(SLEEP);
+    let parent = format!("husk-it-fault-pre-{}", b.name);
+    let dirs = |rel: &str| -> Vec<std::path::PathBuf> {
+        ["pids", "memory"]
+            .iter()
+            .map(|c| Path::new("/sys/fs/cgroup").join(c).join(rel))
+            .collect()
+    };
+    // The bystander is killed and the parent removed however the test ends.
+    struct Others(Vec<std::path::PathBuf>, Child);
+    impl Drop for Others {
+        fn drop(&mut self) {
+            let _ = self.1.kill();
+            let _ = self.1.wait();
+            for d in &self.0 {
+                let _ = fs::remove_dir(d);
+            }
+        }
+    }
+    for d in dirs(&parent) {
+        fs::create_dir(&d).expect("mkdir parent cgroup");
+    }
+    let sleeper = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn bystander");
+    let pid = sleeper.id();
+    let others = Others(dirs(&parent), sleeper);
+    for d in dirs(&parent) {
+        fs::write(d.join("cgroup.procs"), pid.to_string()).expect("move bystander");
+    }
+    for (rel, leaf_kept) in [(format!("{parent}/leaf"), false), (parent.clone(), true)] {
+        b.config["linux"]["cgroupsPath"] = serde_json::json!(format!("/{rel}"));
+        let id = b.new_id();
+        let mut child = spawn_husk(&b, &["create", "--bundle", b.dir_str(), &id], "cgroup");
+        let husk = wait_stopped(&b, &mut child);
+        for d in dirs(&rel) {
+            assert!(
+                d.exists(),
+                "{} not made before the fault point",
+                d.display()
+            );
+        }
+        kill(husk, libc::SIGKILL);
+        let _ = child.wait();
+        b.husk(&["delete", "--force", &id]).ok();
+        for d in dirs(&rel) {
+            assert_eq!(d.exists(), leaf_kept, "{} after delete", d.display());
+        }
+        for d in dirs(&parent) {
+            assert!(d.exists(), "the existing {} was removed", d.display());
+        }
+        assert_eq!(
+            proc_state(pid as i32).map(|s| s != 'Z'),
+            Some(true),
+            "bystander killed"
+        );
+        let cpu = Path::new("/sys/fs/cgroup/cpu").join(&rel);
+        assert!(!cpu.exists(), "{} made by create is left", cpu.display());
+    }
+    drop(others);
+}

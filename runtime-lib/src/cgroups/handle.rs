@@ -54,6 +54,12 @@ pub struct CgroupHandle {
     /// and removes nothing it did not make.
     #[serde(default, skip_serializing_if = "is_false")]
     pub(super) preexisting: std::sync::atomic::AtomicBool,
+    /// `created` is a plan written before `create` ran (see
+    /// [`CgroupHandle::planned`]): every directory of the paths, whether it
+    /// existed or not. Nothing was checked, so `destroy` kills nothing and only
+    /// removes the listed directories that are empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) tentative: bool,
     /// With the systemd driver: the unit holding the cgroup (see `systemd/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) systemd: Option<super::systemd::SystemdUnit>,
@@ -69,7 +75,11 @@ impl Clone for CgroupHandle {
             mode: self.mode,
             dirs: self.dirs.clone(),
             created: Mutex::new(self.created_dirs().clone()),
-            preexisting: self.is_preexisting().into(),
+            preexisting: self
+                .preexisting
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .into(),
+            tentative: self.tentative,
             systemd: self.systemd.clone(),
             skipped: self.skipped.clone(),
         }
@@ -82,6 +92,7 @@ impl PartialEq for CgroupHandle {
             && self.dirs == other.dirs
             && *self.created_dirs() == *other.created_dirs()
             && self.is_preexisting() == other.is_preexisting()
+            && self.tentative == other.tentative
             && self.systemd == other.systemd
             && self.skipped == other.skipped
     }
@@ -148,6 +159,7 @@ impl CgroupHandle {
             dirs,
             created: Mutex::new(Vec::new()),
             preexisting: false.into(),
+            tentative: false,
             systemd: None,
             skipped: Vec::new(),
         })
@@ -394,6 +406,32 @@ mod tests {
         }
         let old: Result<CgroupHandle, _> = serde_json::from_value(v);
         assert!(old.map(|h| h.created_dirs().is_empty()).unwrap_or(false));
+    }
+
+    #[test]
+    fn a_plan_lists_every_directory_once_parents_first_and_stays_tentative() {
+        let h = handle(HYBRID_MOUNTINFO, HYBRID_PROC_CGROUP, Some("/a/b"));
+        let p = h.planned();
+        let planned = p.created_dirs().clone();
+        assert!(p.tentative && p.is_preexisting());
+        assert!(!h.tentative && !h.is_preexisting() && h.created_dirs().is_empty());
+        let mem_a = PathBuf::from("/sys/fs/cgroup/memory/a");
+        let mem_b = mem_a.join("b");
+        let pos = |d: &PathBuf| planned.iter().position(|x| x == d);
+        assert!(pos(&mem_a) < pos(&mem_b) && pos(&mem_b).is_some());
+        // Two directories per hierarchy, none twice.
+        assert_eq!(planned.len(), 2 * h.dirs().len());
+        let mut dedup = planned.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), planned.len());
+        // The mark survives the state file; an exact handle writes none.
+        let json = serde_json::to_string(&p).unwrap_or_default();
+        let back: CgroupHandle =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        assert!(back.tentative && back == p);
+        let exact = serde_json::to_string(&h).unwrap_or_default();
+        assert!(!exact.contains("tentative"), "{exact}");
     }
 
     #[test]

@@ -54,48 +54,41 @@ impl CgroupHandle {
         }
     }
 
-    /// Whether the container's own directory existed before `create` (see
-    /// [`CgroupHandle::planned`]).
+    /// Whether the container's own directory existed before `create`, or may
+    /// have: a plan written before `create` ran (see [`CgroupHandle::planned`])
+    /// does not know. Either way its processes are not ours to kill by cgroup.
     pub fn is_preexisting(&self) -> bool {
-        self.preexisting.load(Ordering::Relaxed)
+        self.preexisting.load(Ordering::Relaxed) || self.tentative
     }
 
-    /// A copy of this handle as `create` would leave it if it ran now: the
-    /// missing directories recorded as made, parents first, and whether the
-    /// container's own directory exists already. Recorded in the `creating`
-    /// state before `create`, so a husk killed between a mkdir and the next
-    /// state write leaves nothing `delete --force` cannot find.
+    /// What `create` may make, recorded in the `creating` state before it runs,
+    /// so a husk killed between a mkdir and the next state write leaves nothing
+    /// `delete --force` cannot find: every directory of each path below its
+    /// hierarchy's root, parents first, marked tentative. Nothing is looked up:
+    /// a lookup of a missing name in cgroupfs waits for the parent directory's
+    /// lock, which every other container's mkdir and rmdir there holds, and
+    /// `create` learns the same from mkdir's EEXIST. The state written after
+    /// `create` holds the exact handle.
     pub fn planned(&self) -> CgroupHandle {
-        let h = self.clone();
+        let mut h = self.clone();
         if self.systemd.is_some() {
             return h;
         }
-        let mut missing = Vec::new();
-        let mut pre = false;
+        let mut all: Vec<PathBuf> = Vec::new();
         for d in &self.dirs {
             let Ok(rel) = d.path.strip_prefix(&d.mount_point) else {
                 continue;
             };
-            if rel.as_os_str().is_empty() {
-                pre = true;
-                continue;
-            }
             let mut current = d.mount_point.clone();
             for comp in rel.components() {
                 current.push(comp);
-                // One stat per directory (they are on kernfs: a lookup each).
-                if missing.contains(&current) {
-                    continue;
-                }
-                if !current.exists() {
-                    missing.push(current.clone());
-                } else if current == d.path {
-                    pre = true;
+                if !all.contains(&current) {
+                    all.push(current.clone());
                 }
             }
         }
-        h.created_dirs().extend(missing);
-        h.preexisting.store(pre, Ordering::Relaxed);
+        h.created_dirs().extend(all);
+        h.tentative = true;
         h
     }
 
@@ -171,6 +164,10 @@ impl CgroupHandle {
         if self.systemd_unit_not_ours() {
             return Ok(());
         }
+        if self.tentative {
+            self.remove_unverified();
+            return Ok(());
+        }
         if self.is_preexisting() {
             // Someone else's cgroup: its processes are not ours to kill (the
             // caller kills the init it started), and `created` holds no leaf.
@@ -219,6 +216,21 @@ impl CgroupHandle {
         }
         self.created_dirs().clear();
         Ok(true)
+    }
+
+    /// A tentative plan's directories, deepest first, each only if it is empty
+    /// (rmdir refuses a cgroup with processes or children): whichever existed
+    /// before and is in use stays.
+    fn remove_unverified(&self) {
+        let planned = self.created_dirs().clone();
+        for dir in planned.iter().rev() {
+            match fs::remove_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => tracing::debug!(dir = %dir.display(), "planned cgroup kept: {e}"),
+            }
+        }
+        self.created_dirs().clear();
     }
 
     /// Every pid in any of the container's hierarchies (a failed `add_pid`

@@ -285,7 +285,7 @@ impl ContainerBuilder {
             creator: Some((me, state::start_time(me)?)),
         };
         // One write names the cgroup directories about to be made too (resolving
-        // creates nothing).
+        // creates nothing), as a plan: `create` alone learns which existed.
         let linux = spec.linux().as_ref();
         let mut cgroup = CgroupHandle::resolve_as(
             cgroups_path(linux).as_deref(),
@@ -312,6 +312,8 @@ impl ContainerBuilder {
         }
         phase.done("create cgroup and apply resources");
         crate::fault::point("cgroup");
+        // The next state write (the init's pid) holds what `create` made, exactly.
+        st.cgroup = Some(cgroup.clone());
         plan.rootfs.cgroup_sources = cgroup.mount_sources();
         plan.rootfs.cgroup_ns = plan
             .ns

@@ -257,6 +257,7 @@ impl CgroupHandle {
             .collect::<Result<Vec<_>, CgroupError>>()?;
         Ok(CgroupHandle {
             preexisting: false.into(),
+            tentative: false,
             mode: layout.mode,
             dirs,
             created: Mutex::new(Vec::new()),
