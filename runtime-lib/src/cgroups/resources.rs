@@ -54,18 +54,20 @@ impl CgroupHandle {
         }
     }
 
+    /// Only what `r`'s fields need: each probe is a lookup in cgroupfs.
     fn probe(&self, r: &LinuxResources) -> Probe {
         let mut p = Probe::default();
-        if let Some(d) = self.dir_for(HierarchyVersion::V1, "blkio") {
+        let (blkio, memory) = (r.block_io().is_some(), r.memory().is_some());
+        if let Some(d) = self.dir_for(HierarchyVersion::V1, "blkio").filter(|_| blkio) {
             p.blkio_cfq_weight = d.join("blkio.weight").exists();
         }
-        if let Some(d) = self.dir_for(HierarchyVersion::V1, "memory") {
+        if let Some(d) = self.dir_for(HierarchyVersion::V1, "memory").filter(|_| memory) {
             p.memsw = d.join("memory.memsw.limit_in_bytes").exists();
             p.memory_limit = fsio::read_u64(&d.join("memory.limit_in_bytes")).ok();
         }
         if self.mode == CgroupMode::V2 {
             if let Some(d) = self.v2_dir() {
-                p.io_bfq_weight = d.join("io.bfq.weight").exists();
+                p.io_bfq_weight = blkio && d.join("io.bfq.weight").exists();
                 let check = r
                     .memory()
                     .as_ref()

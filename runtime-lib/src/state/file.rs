@@ -15,8 +15,17 @@ pub const DIR_MODE: u32 = 0o700;
 pub const FILE_MODE: u32 = 0o600;
 
 /// Replaces `dest` with `data` atomically: a private temp file in the same
-/// directory, written and renamed over `dest`. A failure removes the temp file and
-/// leaves `dest` as it was. Readers see the old or the new state, never a torn one.
+/// directory, written and swapped with `dest` (`RENAME_EXCHANGE`), then the old
+/// one unlinked; renamed over `dest` where there is none yet or the filesystem
+/// cannot swap. A failure removes the temp file and leaves `dest` as it was.
+/// Readers see the old or the new state, never a torn one.
+///
+/// Why swap and unlink rather than rename over: ext4 (`auto_da_alloc`, the
+/// default) allocates the blocks of a file renamed over another at once, so each
+/// replaced state.json would later free a block, and with the `discard` mount
+/// option every freed block is a synchronous discard (0.3–1 ms, twice per `run`
+/// on a host whose /run is on disk). A state file swapped in and unlinked before
+/// writeback never gets a block.
 ///
 /// Nothing is synced (runc and crun do not either): each fsync cost ~0.5 ms on
 /// ext4 here, several times per `run`, and far more when the disk is busy. What
@@ -43,6 +52,17 @@ pub fn replace_atomic(dest: &Path, data: &[u8]) -> Result<(), StateError> {
             .map_err(io_err("create", &tmp))?;
         f.write_all(data).map_err(io_err("write", &tmp))?;
         drop(f);
+        match crate::sys::rename_exchange(&tmp, dest) {
+            Ok(()) => {
+                // The old state, now under the temp name; a failure here only
+                // leaves it for the next write (O_TRUNC) or `delete`.
+                let _ = fs::remove_file(&tmp);
+                return Ok(());
+            }
+            // No `dest` yet, or no RENAME_EXCHANGE here (EINVAL; ENOSYS before 3.15).
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL | libc::ENOSYS)) => {}
+            Err(e) => return Err(io_err("rename", dest)(e)),
+        }
         fs::rename(&tmp, dest).map_err(io_err("rename", dest))?;
         Ok(())
     })();
@@ -162,6 +182,24 @@ mod tests {
         replace_atomic(&f, b"new").unwrap();
         assert_eq!(fs::read(&f).unwrap(), b"new");
         assert_eq!(fs::metadata(&f).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn replace_swaps_in_a_new_file_and_creates_a_missing_one() {
+        use std::os::unix::fs::MetadataExt;
+        let d = scratch("swap");
+        let f = d.join("state.json");
+        replace_atomic(&f, b"first").unwrap();
+        let first = fs::metadata(&f).unwrap().ino();
+        // A reader holding the old file keeps reading the old content.
+        let held = fs::File::open(&f).unwrap();
+        replace_atomic(&f, b"second").unwrap();
+        assert_eq!(fs::read(&f).unwrap(), b"second");
+        assert_ne!(fs::metadata(&f).unwrap().ino(), first);
+        assert_eq!(held.metadata().unwrap().nlink(), 0, "the old file is unlinked");
+        assert_eq!(std::io::read_to_string(&held).unwrap(), "first");
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
         fs::remove_dir_all(&d).unwrap();
     }

@@ -294,6 +294,23 @@ pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
     check(unsafe { libc::syscall(libc::SYS_pivot_root, a.as_ptr(), b.as_ptr()) }).map(|_| ())
 }
 
+/// `renameat2(a, b, RENAME_EXCHANGE)`: swaps two existing names atomically.
+pub fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
+    let (ca, cb) = (cstr(a)?, cstr(b)?);
+    // SAFETY: both strings outlive the call; AT_FDCWD with absolute or cwd-relative paths.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    })
+    .map(|_| ())
+}
+
 /// `/proc/self/fd/N` for an fd, the classic way to hand an fd-resolved path to mount(2).
 pub fn fd_path(fd: &impl AsRawFd) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
