@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::CgroupError;
-use super::fsio;
+use super::fsio::{self, Base};
 use super::plan::Write;
 
 /// The v1 memory limit file, whose EBUSY means "below current usage".
@@ -17,6 +17,7 @@ const V1_MEMORY_LIMIT: &str = "memory.limit_in_bytes";
 /// in order, after all other writes (the kernel checks them against values
 /// written later).
 pub fn execute(
+    base: &Base,
     plan: &[Write],
     dir_for: impl Fn(&Write) -> Option<PathBuf>,
 ) -> Result<(), CgroupError> {
@@ -32,14 +33,14 @@ pub fn execute(
         let path = dir.join(&w.file);
         let res = match &mut last {
             Some((p, f)) if *p == path => fsio::write_to(f, &w.value),
-            _ => fsio::open_for_write(&path).and_then(|mut f| {
+            _ => base.open_for_write(&path).and_then(|mut f| {
                 let res = fsio::write_to(&mut f, &w.value);
                 last = Some((path.clone(), f));
                 res
             }),
         };
         match res {
-            Ok(()) => verify(w, &path)?,
+            Ok(()) => verify(base, w, &path)?,
             Err(e) if w.ignore_missing && e.kind() == io::ErrorKind::NotFound => {
                 tracing::debug!(file = %path.display(), "optional cgroup knob missing, skipped");
             }
@@ -51,17 +52,18 @@ pub fn execute(
     }
     for (w, dir) in deferred {
         let path = dir.join(&w.file);
-        fsio::write_value(&path, &w.value).map_err(|e| write_error(w, &path, &dir, e))?;
-        verify(w, &path)?;
+        base.write_value(&path, &w.value)
+            .map_err(|e| write_error(w, &path, &dir, e))?;
+        verify(base, w, &path)?;
     }
     Ok(())
 }
 
-fn verify(w: &Write, path: &Path) -> Result<(), CgroupError> {
+fn verify(base: &Base, w: &Write, path: &Path) -> Result<(), CgroupError> {
     if !w.verify {
         return Ok(());
     }
-    let actual = fsio::read_string(path)?;
+    let actual = base.read_string(path)?;
     let actual = actual.trim();
     if actual != w.value {
         return Err(CgroupError::Clamped {
@@ -132,7 +134,9 @@ mod tests {
         optional.ignore_missing = true;
         let mut checked = write("a", "42");
         checked.verify = true;
-        let r = execute(&[checked, optional], |_| Some(dir.clone()));
+        // From a base (the directory itself), as cgroup writes go.
+        let base = Base::open([dir.as_path()]);
+        let r = execute(&base, &[checked, optional], |_| Some(dir.clone()));
         assert!(r.is_ok(), "{r:?}");
         assert_eq!(
             std::fs::read_to_string(dir.join("a")).unwrap_or_default(),
@@ -144,16 +148,18 @@ mod tests {
     #[test]
     fn a_failed_write_names_field_file_and_os_error() {
         let dir = scratch("err");
-        let e = execute(&[write("absent", "7")], |_| Some(dir.clone()))
-            .err()
-            .map(|e| e.to_string());
+        let e = execute(&Base::none(), &[write("absent", "7")], |_| {
+            Some(dir.clone())
+        })
+        .err()
+        .map(|e| e.to_string());
         let e = e.unwrap_or_default();
         assert!(
             e.starts_with("linux.resources.test.absent: cannot write \"7\" to "),
             "{e}"
         );
         assert!(e.contains("absent: No such file or directory"), "{e}");
-        let e = execute(&[write("x", "1")], |_| None)
+        let e = execute(&Base::none(), &[write("x", "1")], |_| None)
             .err()
             .map(|e| e.to_string());
         assert!(e

@@ -2,9 +2,13 @@
 //! file it touched.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::Mode;
 
 use super::error::CgroupError;
 
@@ -54,6 +58,123 @@ pub fn write_to(f: &mut fs::File, value: &str) -> io::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The directory above the hierarchies' mount points (`/sys/fs/cgroup`), open, so
+/// that a run of operations on cgroup files looks each up from there instead of
+/// from `/`. Lookups in kernfs leave the lock-free path walk and take the kernfs
+/// root's lock for every component: sysfs's (`/sys/fs`), which each new network
+/// namespace takes for writing to add its devices, and the hierarchy's, which
+/// every cgroup mkdir and rmdir takes. With containers starting in parallel those
+/// waits added up to milliseconds per container. Paths outside the base, or a base
+/// that could not be opened, go the usual way. Opened per operation, not kept: an
+/// open directory would keep the cgroup mounts busy in a long-lived process.
+#[derive(Debug)]
+pub struct Base {
+    dir: PathBuf,
+    fd: Option<OwnedFd>,
+}
+
+impl Base {
+    /// Opens the deepest directory holding every one of `mount_points` (the single
+    /// mount point itself on a pure v2 host); none when that is `/`.
+    pub fn open<'a>(mount_points: impl IntoIterator<Item = &'a Path>) -> Base {
+        let dir = common_ancestor(mount_points);
+        let fd = (dir.components().count() > 1)
+            .then(|| {
+                openat(
+                    nix::fcntl::AT_FDCWD,
+                    &dir,
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()
+            })
+            .flatten();
+        Base { dir, fd }
+    }
+
+    /// No base: every path is looked up from `/`.
+    #[cfg(test)]
+    pub fn none() -> Base {
+        Base {
+            dir: PathBuf::new(),
+            fd: None,
+        }
+    }
+
+    /// `path` below the base, relative to it.
+    fn rel<'p>(&self, path: &'p Path) -> Option<(&OwnedFd, &'p Path)> {
+        let fd = self.fd.as_ref()?;
+        let rel = path.strip_prefix(&self.dir).ok()?;
+        (!rel.as_os_str().is_empty()).then_some((fd, rel))
+    }
+
+    fn open_file(&self, path: &Path, flags: OFlag) -> io::Result<fs::File> {
+        match self.rel(path) {
+            Some((fd, rel)) => openat(fd, rel, flags | OFlag::O_CLOEXEC, Mode::empty())
+                .map(fs::File::from)
+                .map_err(io::Error::from),
+            None if flags.contains(OFlag::O_WRONLY) => open_for_write(path),
+            None => fs::File::open(path),
+        }
+    }
+
+    /// [`open_for_write`] from the base.
+    pub fn open_for_write(&self, path: &Path) -> io::Result<fs::File> {
+        self.open_file(path, OFlag::O_WRONLY | OFlag::O_TRUNC)
+    }
+
+    /// [`write_value`] from the base.
+    pub fn write_value(&self, path: &Path, value: &str) -> io::Result<()> {
+        write_to(&mut self.open_for_write(path)?, value)
+    }
+
+    /// [`read_string`] from the base.
+    pub fn read_string(&self, path: &Path) -> Result<String, CgroupError> {
+        let mut s = String::new();
+        self.open_file(path, OFlag::O_RDONLY)
+            .and_then(|mut f| f.read_to_string(&mut s))
+            .map_err(|e| CgroupError::read(path, e))?;
+        Ok(s)
+    }
+
+    /// mkdir(2) from the base (mode 0777 less the umask, as `fs::create_dir`).
+    pub fn mkdir(&self, path: &Path) -> io::Result<()> {
+        match self.rel(path) {
+            Some((fd, rel)) => nix::sys::stat::mkdirat(fd, rel, Mode::from_bits_truncate(0o777))
+                .map_err(io::Error::from),
+            None => fs::create_dir(path),
+        }
+    }
+
+    /// rmdir(2) from the base.
+    pub fn rmdir(&self, path: &Path) -> io::Result<()> {
+        match self.rel(path) {
+            Some((fd, rel)) => {
+                nix::unistd::unlinkat(fd, rel, nix::unistd::UnlinkatFlags::RemoveDir)
+                    .map_err(io::Error::from)
+            }
+            None => fs::remove_dir(path),
+        }
+    }
+}
+
+/// The deepest directory that holds (or is) every path given; `/` for none.
+fn common_ancestor<'a>(paths: impl IntoIterator<Item = &'a Path>) -> PathBuf {
+    let mut it = paths.into_iter();
+    let Some(first) = it.next() else {
+        return PathBuf::from("/");
+    };
+    let mut common = first.to_path_buf();
+    for p in it {
+        while !p.starts_with(&common) {
+            if !common.pop() {
+                return PathBuf::from("/");
+            }
+        }
+    }
+    common
 }
 
 /// The pids listed in `<dir>/cgroup.procs`.
@@ -123,6 +244,62 @@ pub fn remove_cgroup_dir(dir: &Path) -> Result<(), CgroupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_base_is_the_deepest_common_directory() {
+        let v1 = [
+            "/sys/fs/cgroup/memory",
+            "/sys/fs/cgroup/cpu,cpuacct",
+            "/sys/fs/cgroup/unified",
+        ];
+        let base = common_ancestor(v1.iter().map(Path::new));
+        assert_eq!(base, Path::new("/sys/fs/cgroup"));
+        let v2 = common_ancestor([Path::new("/sys/fs/cgroup")]);
+        assert_eq!(v2, Path::new("/sys/fs/cgroup"));
+        let odd = common_ancestor([Path::new("/cg/a"), Path::new("/sys/fs/cgroup/b")]);
+        assert_eq!(odd, Path::new("/"));
+        assert_eq!(common_ancestor([]), Path::new("/"));
+        // A sibling with a common name prefix is not below the other.
+        let sib = common_ancestor([Path::new("/x/cg"), Path::new("/x/cgroup")]);
+        assert_eq!(sib, Path::new("/x"));
+    }
+
+    #[test]
+    fn a_base_reaches_files_below_it_and_paths_outside_it() {
+        let d = std::env::temp_dir().join(format!("husk-fsio-base-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        let (a, b) = (d.join("h1"), d.join("h2"));
+        fs::create_dir_all(&a).unwrap_or_default();
+        fs::create_dir_all(&b).unwrap_or_default();
+        let base = Base::open([a.as_path(), b.as_path()]);
+        assert!(base.fd.is_some());
+        let leaf = a.join("ctr");
+        base.mkdir(&leaf).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            base.mkdir(&leaf).map_err(|e| e.kind()),
+            Err(io::ErrorKind::AlreadyExists)
+        );
+        fs::write(leaf.join("knob"), "").unwrap_or_default();
+        base.write_value(&leaf.join("knob"), "7")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            base.read_string(&leaf.join("knob")).ok().as_deref(),
+            Some("7")
+        );
+        // Never created: a missing knob is ENOENT.
+        let missing = base
+            .write_value(&leaf.join("nope"), "1")
+            .map_err(|e| e.kind());
+        assert_eq!(missing, Err(io::ErrorKind::NotFound));
+        let outside = std::env::temp_dir().join(format!("husk-fsio-out-{}", std::process::id()));
+        fs::write(&outside, "x").unwrap_or_default();
+        assert_eq!(base.read_string(&outside).ok().as_deref(), Some("x"));
+        let _ = fs::remove_file(&outside);
+        fs::remove_file(leaf.join("knob")).unwrap_or_default();
+        base.rmdir(&leaf).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!leaf.exists());
+        let _ = fs::remove_dir_all(&d);
+    }
 
     #[test]
     fn parse_u64_reads_max_as_unlimited() {

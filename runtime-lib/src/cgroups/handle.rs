@@ -175,6 +175,11 @@ impl CgroupHandle {
         &self.dirs
     }
 
+    /// The directory above the hierarchies, open for a run of operations.
+    pub(super) fn base(&self) -> fsio::Base {
+        fsio::Base::open(self.dirs.iter().map(|d| d.mount_point.as_path()))
+    }
+
     /// The directories `create` made, parents first.
     pub fn created_dirs(&self) -> MutexGuard<'_, Vec<PathBuf>> {
         // A panic while holding the lock cannot leave the list half-updated
@@ -248,11 +253,12 @@ impl CgroupHandle {
 
     /// [`CgroupHandle::add_pid`] through cgroupfs only.
     pub(super) fn add_pid_fs(&self, pid: i32) -> Result<(), CgroupError> {
+        let base = self.base();
         for d in &self.dirs {
             let path = d.path.join("cgroup.procs");
             let mut attempt = 0;
             loop {
-                match fsio::write_value(&path, &pid.to_string()) {
+                match base.write_value(&path, &pid.to_string()) {
                     Ok(()) => break,
                     // A task still in TASK_NEW cannot move yet; runc retries.
                     Err(e) if e.raw_os_error() == Some(libc::EINVAL) && attempt < 5 => {

@@ -1,6 +1,5 @@
 //! Creating and removing the container's cgroup directories.
 
-use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -10,7 +9,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::error::CgroupError;
-use super::fsio;
+use super::fsio::{self, Base};
 use super::handle::{pids_under, CgroupDir, CgroupHandle};
 use super::layout::HierarchyVersion;
 
@@ -46,8 +45,9 @@ impl CgroupHandle {
                 Ok(())
             }
             Err(e) => {
+                let base = self.base();
                 for d in made.iter().rev() {
-                    let _ = fs::remove_dir(d);
+                    let _ = base.rmdir(d);
                 }
                 Err(e)
             }
@@ -93,9 +93,10 @@ impl CgroupHandle {
     }
 
     fn create_all(&self, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+        let base = self.base();
         for d in &self.dirs {
             let before = made.len();
-            create_one(d, made)?;
+            create_one(&base, d, made)?;
             // No stat first: a leaf `create_one` did not make was there already.
             if !made[before..].contains(&d.path) {
                 self.preexisting.store(true, Ordering::Relaxed);
@@ -106,7 +107,11 @@ impl CgroupHandle {
 }
 
 /// Makes `d`'s directory and its missing parents; what it made goes to `made`.
-pub(super) fn create_one(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+pub(super) fn create_one(
+    base: &Base,
+    d: &CgroupDir,
+    made: &mut Vec<PathBuf>,
+) -> Result<(), CgroupError> {
     {
         {
             let rel = d
@@ -128,11 +133,11 @@ pub(super) fn create_one(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(), C
                     });
                 };
                 if d.version == HierarchyVersion::V2 {
-                    enable_controllers(&current);
+                    enable_controllers(base, &current);
                 }
                 let parent = current.clone();
                 current.push(name);
-                match fs::create_dir(&current) {
+                match base.mkdir(&current) {
                     Ok(()) => made.push(current.clone()),
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(source) => {
@@ -143,7 +148,7 @@ pub(super) fn create_one(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(), C
                     }
                 }
                 if cpuset {
-                    inherit_cpuset(&parent, &current)?;
+                    inherit_cpuset(base, &parent, &current)?;
                 }
             }
         }
@@ -190,13 +195,14 @@ impl CgroupHandle {
     /// one rmdir and no walk, and the first busy leaf stops the removal: `false`.
     fn remove_created(&self, empty_only: bool) -> Result<bool, CgroupError> {
         let created = self.created_dirs().clone();
+        let base = self.base();
         for dir in created.iter().rev() {
             let is_leaf = self.dirs.iter().any(|d| &d.path == dir);
             if is_leaf && !empty_only {
                 remove_tree(dir)?;
                 continue;
             }
-            match fs::remove_dir(dir) {
+            match base.rmdir(dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY | libc::ENOTEMPTY)) => {
@@ -223,8 +229,9 @@ impl CgroupHandle {
     /// before and is in use stays.
     fn remove_unverified(&self) {
         let planned = self.created_dirs().clone();
+        let base = self.base();
         for dir in planned.iter().rev() {
-            match fs::remove_dir(dir) {
+            match base.rmdir(dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => tracing::debug!(dir = %dir.display(), "planned cgroup kept: {e}"),
@@ -283,11 +290,13 @@ impl CgroupHandle {
 /// as in runc: a cgroup with processes of its own cannot enable domain
 /// controllers, and a resource that needs a missing one fails later with a
 /// message naming it.
-fn enable_controllers(dir: &Path) {
-    let Ok(available) = fsio::read_string(&dir.join("cgroup.controllers")) else {
+fn enable_controllers(base: &Base, dir: &Path) {
+    let Ok(available) = base.read_string(&dir.join("cgroup.controllers")) else {
         return;
     };
-    let enabled = fsio::read_string(&dir.join("cgroup.subtree_control")).unwrap_or_default();
+    let enabled = base
+        .read_string(&dir.join("cgroup.subtree_control"))
+        .unwrap_or_default();
     let enabled: Vec<&str> = enabled.split_whitespace().collect();
     let missing: Vec<String> = available
         .split_whitespace()
@@ -298,9 +307,9 @@ fn enable_controllers(dir: &Path) {
         return;
     }
     let file = dir.join("cgroup.subtree_control");
-    if fsio::write_value(&file, &missing.join(" ")).is_err() {
+    if base.write_value(&file, &missing.join(" ")).is_err() {
         for c in &missing {
-            if let Err(e) = fsio::write_value(&file, c) {
+            if let Err(e) = base.write_value(&file, c) {
                 tracing::debug!(file = %file.display(), "cannot enable {c}: {e}");
             }
         }
@@ -308,21 +317,22 @@ fn enable_controllers(dir: &Path) {
 }
 
 /// v1 cpuset: give `dir` its parent's cpus/mems where it has none.
-fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<(), CgroupError> {
+fn inherit_cpuset(base: &Base, parent: &Path, dir: &Path) -> Result<(), CgroupError> {
     for file in ["cpuset.cpus", "cpuset.mems"] {
-        let current = fsio::read_string(&dir.join(file))?;
+        let current = base.read_string(&dir.join(file))?;
         if !current.trim().is_empty() {
             continue;
         }
-        let value = fsio::read_string(&parent.join(file))?;
+        let value = base.read_string(&parent.join(file))?;
         let value = value.trim();
         let path = dir.join(file);
-        fsio::write_value(&path, value).map_err(|source| CgroupError::Write {
-            field: format!("create (inherit {file} from {})", parent.display()),
-            path,
-            value: value.to_string(),
-            source,
-        })?;
+        base.write_value(&path, value)
+            .map_err(|source| CgroupError::Write {
+                field: format!("create (inherit {file} from {})", parent.display()),
+                path,
+                value: value.to_string(),
+                source,
+            })?;
     }
     Ok(())
 }

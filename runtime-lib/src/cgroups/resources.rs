@@ -9,7 +9,7 @@ use oci_spec::runtime::LinuxResources;
 use super::apply;
 use super::devices_bpf::{self, DeviceFilter};
 use super::error::CgroupError;
-use super::fsio;
+use super::fsio::{self, Base};
 use super::handle::CgroupHandle;
 use super::layout::{CgroupMode, HierarchyVersion};
 use super::plan::{self, PlanHost, Probe, Write};
@@ -17,6 +17,10 @@ use super::plan::{self, PlanHost, Probe, Write};
 impl CgroupHandle {
     /// The host as the planner needs to see it, probed from the live cgroup.
     pub fn plan_host(&self, r: &LinuxResources) -> PlanHost {
+        self.plan_host_from(&self.base(), r)
+    }
+
+    fn plan_host_from(&self, base: &Base, r: &LinuxResources) -> PlanHost {
         let mut controllers = BTreeMap::new();
         for d in self
             .dirs
@@ -26,7 +30,8 @@ impl CgroupHandle {
             // Prefer what this very cgroup can use (its parent's
             // subtree_control decides); fall back to the root's offer before
             // the directory exists.
-            let own = fsio::read_string(&d.path.join("cgroup.controllers"))
+            let own = base
+                .read_string(&d.path.join("cgroup.controllers"))
                 .map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
                 .unwrap_or_else(|_| d.controllers.clone());
             for c in own {
@@ -50,20 +55,30 @@ impl CgroupHandle {
         PlanHost {
             mode: self.mode,
             controllers,
-            probe: self.probe(r),
+            probe: self.probe(base, r),
         }
     }
 
     /// Only what `r`'s fields need: each probe is a lookup in cgroupfs.
-    fn probe(&self, r: &LinuxResources) -> Probe {
+    fn probe(&self, base: &Base, r: &LinuxResources) -> Probe {
         let mut p = Probe::default();
         let (blkio, memory) = (r.block_io().is_some(), r.memory().is_some());
-        if let Some(d) = self.dir_for(HierarchyVersion::V1, "blkio").filter(|_| blkio) {
+        if let Some(d) = self
+            .dir_for(HierarchyVersion::V1, "blkio")
+            .filter(|_| blkio)
+        {
             p.blkio_cfq_weight = d.join("blkio.weight").exists();
         }
-        if let Some(d) = self.dir_for(HierarchyVersion::V1, "memory").filter(|_| memory) {
+        if let Some(d) = self
+            .dir_for(HierarchyVersion::V1, "memory")
+            .filter(|_| memory)
+        {
             p.memsw = d.join("memory.memsw.limit_in_bytes").exists();
-            p.memory_limit = fsio::read_u64(&d.join("memory.limit_in_bytes")).ok();
+            let limit = d.join("memory.limit_in_bytes");
+            p.memory_limit = base
+                .read_string(&limit)
+                .and_then(|t| fsio::parse_u64(&limit, t.trim()))
+                .ok();
         }
         if self.mode == CgroupMode::V2 {
             if let Some(d) = self.v2_dir() {
@@ -74,7 +89,11 @@ impl CgroupHandle {
                     .and_then(|m| m.check_before_update())
                     .unwrap_or(false);
                 if check {
-                    p.memory_usage = fsio::read_u64(&d.join("memory.current")).ok();
+                    let current = d.join("memory.current");
+                    p.memory_usage = base
+                        .read_string(&current)
+                        .and_then(|t| fsio::parse_u64(&current, t.trim()))
+                        .ok();
                 }
             }
         }
@@ -107,7 +126,8 @@ impl CgroupHandle {
     /// rules are enforced by an eBPF program attached to the cgroup (it
     /// replaces the one an earlier `apply` attached); the file writes follow.
     pub(super) fn apply_fs(&self, r: &LinuxResources) -> Result<(), CgroupError> {
-        let host = self.plan_host(r);
+        let base = self.base();
+        let host = self.plan_host_from(&base, r);
         let writes = plan::plan(r, &host)?;
         if let Some(filter) = plan::device_filter(r, &host)? {
             let dir = self
@@ -118,7 +138,7 @@ impl CgroupHandle {
                 })?;
             devices_bpf::install(dir, &filter)?;
         }
-        apply::execute(&writes, |w| {
+        apply::execute(&base, &writes, |w| {
             self.dir_for(w.version, &w.controller)
                 .map(Path::to_path_buf)
         })

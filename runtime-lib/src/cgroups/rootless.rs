@@ -39,8 +39,9 @@ impl CgroupHandle {
         }
         let mut made = Vec::new();
         let mut keep = Vec::new();
+        let base = self.base();
         for d in std::mem::take(&mut self.dirs) {
-            match create_one(&d, &mut made) {
+            match create_one(&base, &d, &mut made) {
                 Ok(()) => keep.push(d),
                 Err(e) if is_permission(&e) => {
                     tracing::debug!("rootless: no cgroup in {}: {e}", d.mount_point.display());
@@ -48,7 +49,7 @@ impl CgroupHandle {
                 }
                 Err(e) => {
                     for m in made.iter().rev() {
-                        let _ = std::fs::remove_dir(m);
+                        let _ = base.rmdir(m);
                     }
                     self.dirs = keep;
                     return Err(e);

@@ -60,7 +60,11 @@ pub fn replace_atomic(dest: &Path, data: &[u8]) -> Result<(), StateError> {
                 return Ok(());
             }
             // No `dest` yet, or no RENAME_EXCHANGE here (EINVAL; ENOSYS before 3.15).
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL | libc::ENOSYS)) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::EINVAL | libc::ENOSYS)
+                ) => {}
             Err(e) => return Err(io_err("rename", dest)(e)),
         }
         fs::rename(&tmp, dest).map_err(io_err("rename", dest))?;
@@ -198,7 +202,11 @@ mod tests {
         replace_atomic(&f, b"second").unwrap();
         assert_eq!(fs::read(&f).unwrap(), b"second");
         assert_ne!(fs::metadata(&f).unwrap().ino(), first);
-        assert_eq!(held.metadata().unwrap().nlink(), 0, "the old file is unlinked");
+        assert_eq!(
+            held.metadata().unwrap().nlink(),
+            0,
+            "the old file is unlinked"
+        );
         assert_eq!(std::io::read_to_string(&held).unwrap(), "first");
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
         fs::remove_dir_all(&d).unwrap();
