@@ -7,7 +7,7 @@ use husk::unstable as plan;
 
 use crate::Ctx;
 
-/// Flags `checkpoint` and `restore` share (runc's names and meanings).
+// Flags `checkpoint` and `restore` share (runc's names and meanings).
 #[derive(clap::Args, Debug, Clone)]
 pub struct CriuFlags {
     /// Directory for the CRIU images (default: ./checkpoint).
@@ -76,7 +76,7 @@ impl CriuFlags {
     }
 }
 
-/// `checkpoint [flags] ID`.
+// `checkpoint [flags] ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

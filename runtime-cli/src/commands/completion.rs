@@ -13,7 +13,7 @@ use crate::Ctx;
 /// The manual section of husk's pages (runc's are in section 8 too).
 const MAN_SECTION: &str = "8";
 
-/// `completion`.
+// `completion`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The shell to write a completion script for (on stdout).

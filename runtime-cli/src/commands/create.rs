@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::activation::listen_fds;
 use crate::Ctx;
 
-/// Flags shared by `create` and `run`.
+// Flags shared by `create` and `run`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CreateFlags {
     /// Bundle directory (default: current directory).
@@ -54,7 +54,7 @@ impl CreateFlags {
     }
 }
 
-/// `create [flags] ID`.
+// `create [flags] ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

@@ -2,7 +2,7 @@
 
 use crate::Ctx;
 
-/// `delete [--force] ID`.
+// `delete [--force] ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Kill the container first if it is running.

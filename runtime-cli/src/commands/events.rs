@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::Ctx;
 
-/// `events [--stats] [--interval 5s] ID`.
+// `events [--stats] [--interval 5s] ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Print one stats event and exit.

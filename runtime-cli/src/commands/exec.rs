@@ -9,7 +9,7 @@ use super::activation::listen_fds;
 use super::tty::{self, Proxy};
 use crate::Ctx;
 
-/// `exec [flags] ID COMMAND [ARGS...]` or `exec --process FILE [flags] ID`.
+// `exec [flags] ID COMMAND [ARGS...]` or `exec --process FILE [flags] ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// AF_UNIX socket that receives the pty master (with --tty and --detach).

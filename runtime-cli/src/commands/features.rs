@@ -2,7 +2,7 @@
 
 use crate::Ctx;
 
-/// `features`.
+// `features`.
 #[derive(clap::Args, Debug)]
 pub struct Args {}
 

@@ -2,7 +2,7 @@
 
 use crate::Ctx;
 
-/// `kill [--all] ID [SIGNAL]`.
+// `kill [--all] ID [SIGNAL]`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Signal every process of the container.

@@ -2,7 +2,7 @@
 
 use crate::Ctx;
 
-/// `list [-q] [--format table|json]`.
+// `list [-q] [--format table|json]`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Only ids.

@@ -29,8 +29,13 @@ use crate::Ctx;
 /// An error to print: one line, exit status 1.
 pub type CmdResult = Result<u8, Box<dyn std::error::Error>>;
 
-/// The subcommands.
+/// The subcommands. Each one's arguments are defined only when it is the one
+/// parsed (or help, completion and man pages need them all): building every
+/// subcommand's arguments took a few percent of a `run`'s CPU time. The `Args`
+/// structs have plain comments, not doc comments: deferred, their doc comment
+/// would replace the description given here.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Create a container (its init waits for `start`).
     Create(create::Args),

@@ -2,7 +2,7 @@
 
 use crate::Ctx;
 
-/// `pause ID` / `resume ID`.
+// `pause ID` / `resume ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Container id.

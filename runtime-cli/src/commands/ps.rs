@@ -5,7 +5,7 @@ use std::process::Command;
 
 use crate::Ctx;
 
-/// `ps [--format table|json] ID [PS_ARGS...]`.
+// `ps [--format table|json] ID [PS_ARGS...]`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// table or json.

@@ -9,7 +9,7 @@ use super::checkpoint::CriuFlags;
 use super::tty;
 use crate::Ctx;
 
-/// `restore [flags] ID`.
+// `restore [flags] ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

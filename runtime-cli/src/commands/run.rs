@@ -7,7 +7,7 @@ use super::create::CreateFlags;
 use super::tty;
 use crate::Ctx;
 
-/// `run [flags] ID`.
+// `run [flags] ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::Ctx;
 
-/// `spec [--rootless] [--bundle DIR]`.
+// `spec [--rootless] [--bundle DIR]`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Directory to write config.json into.

@@ -2,7 +2,7 @@
 
 use crate::Ctx;
 
-/// `start ID`.
+// `start ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Container id.

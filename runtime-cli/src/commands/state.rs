@@ -2,7 +2,7 @@
 
 use crate::Ctx;
 
-/// `state ID`.
+// `state ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Container id.

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::Ctx;
 
-/// `update [flags] ID`.
+// `update [flags] ID`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// LinuxResources JSON file, or - for stdin.
