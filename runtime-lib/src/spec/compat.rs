@@ -35,6 +35,22 @@ pub fn normalize(doc: &mut Value) {
     }
 }
 
+/// Whether `normalize` may change a document with this text: it names a key or
+/// value `normalize` rewrites, or holds a `\u` escape that could spell one.
+/// Text for which this is false parses the same with or without `normalize`.
+pub fn may_apply(text: &[u8]) -> bool {
+    const MARKERS: &[&[u8]] = &[
+        b"SCHED_FLAG_",
+        b"execCPUAffinity",
+        b"enableCMT",
+        b"enableMBM",
+        b"\\u",
+    ];
+    MARKERS
+        .iter()
+        .any(|m| text.windows(m.len()).any(|w| w == *m))
+}
+
 /// `linux.intelRdt` keys: (the spec's, oci-spec's).
 pub const KEY_SPELLINGS: &[(&str, &str)] =
     &[("enableCMT", "enableCmt"), ("enableMBM", "enableMbm")];
